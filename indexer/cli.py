@@ -1,0 +1,101 @@
+"""The `imr-search` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+
+import click
+
+from .letters.errors import LetterError
+from .letters.reader import iter_letter_paths
+from .letters.record import Letter
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="imr-search")
+def main() -> None:
+    """Search California workers' compensation Independent Medical Review (IMR) letters."""
+
+
+def _parsed_letters(paths: tuple[str, ...], failures: list[LetterError]) -> Iterator[Letter]:
+    """Parse every letter under `paths`, reporting each bad file on stderr and carrying on."""
+    from .letters.parser import parse_letter
+
+    for path, error in iter_letter_paths(list(paths)):
+        try:
+            if error:
+                raise error
+            yield parse_letter(path)
+        except LetterError as exc:
+            failures.append(exc)
+            click.echo(f"error: {exc.source}: {exc.reason}", err=True)
+
+
+def _run(paths: tuple[str, ...], emit: Callable[[Letter], None]) -> None:
+    failures: list[LetterError] = []
+    count = 0
+    for letter in _parsed_letters(paths, failures):
+        emit(letter)
+        count += 1
+    if failures:
+        click.echo(f"{count} letters parsed, {len(failures)} failed", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON record per letter, one per line."
+)
+@click.option(
+    "--with-text", is_flag=True, help="With --json, include the normalised and original text."
+)
+def parse(paths: tuple[str, ...], as_json: bool, with_text: bool) -> None:
+    """Parse letters (.pdf, .txt, or folders of them) into structured records.
+
+    Bad files are reported on stderr, one line each, and the rest are still parsed;
+    the exit code is 1 if any file failed.
+    """
+
+    def emit(letter: Letter) -> None:
+        if as_json:
+            click.echo(json.dumps(letter.to_dict(with_text=with_text), ensure_ascii=False))
+            return
+        click.echo(
+            f"{letter.letter_id}  {letter.decision_date or '----------'}  {letter.layout}  "
+            f"{letter.source}"
+        )
+        for item in letter.items:
+            treatment = item.treatment.get("name") or "-"
+            click.echo(f"    {item.decision:<10}  {item.request}  [{treatment}]")
+
+    _run(paths, emit)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per chunk, one per line."
+)
+def chunks(paths: tuple[str, ...], as_json: bool) -> None:
+    """Cut letters into the search chunks the index stores (case summary and each item)."""
+    from .chunking import chunk_letter
+    from .model import load_tokenizer
+
+    tokenizer = load_tokenizer()
+
+    def emit(letter: Letter) -> None:
+        for chunk in chunk_letter(letter, tokenizer):
+            if as_json:
+                click.echo(json.dumps(chunk.to_dict(), ensure_ascii=False))
+            else:
+                preview = chunk.text.replace("\n", " ")[:90]
+                click.echo(f"{chunk.chunk_id:<32} {chunk.token_count:>4} tok  {preview}")
+
+    _run(paths, emit)
+
+
+if __name__ == "__main__":
+    main()
