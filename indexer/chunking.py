@@ -189,7 +189,11 @@ def _pack(pieces: list[tuple[str, int]], budget: int) -> list[list[tuple[str, in
             overlap: list[tuple[str, int]] = []
             size = 0
             for prev in reversed(current):
-                if size + prev[1] > OVERLAP_TOKENS or size + prev[1] + piece[1] > budget:
+                # Carry about OVERLAP_TOKENS back, and at least one sentence unless it is long.
+                small_enough = size + prev[1] <= OVERLAP_TOKENS or (
+                    not overlap and prev[1] <= budget // 2
+                )
+                if not small_enough or size + prev[1] + piece[1] > budget:
                     break
                 overlap.insert(0, prev)
                 size += prev[1]

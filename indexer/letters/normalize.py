@@ -38,7 +38,9 @@ def normalize_pages(pages: list[str]) -> str:
         while page_lines and not page_lines[-1].strip():
             page_lines.pop()
         lines.extend(page_lines)
-    paragraphs = [_join_block(block) for block in _blocks(lines)]
+    # One wrap width for the whole letter: a short block alone would suggest a narrow one.
+    width = _wrap_width([ln.strip() for ln in lines if ln.strip()])
+    paragraphs = [_join_block(block, width) for block in _blocks(lines)]
     return "\n\n".join(p for p in paragraphs if p)
 
 
@@ -51,7 +53,9 @@ def is_heading(line: str) -> bool:
 def _clean_chars(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
     text = _CONTROL.sub("", text)
-    return "\n".join(line.rstrip() for line in text.split("\n"))
+    # A line of only spaces is kept as one space: double-spaced extractions mark real
+    # paragraph breaks that way, apart from the empty lines that follow every line.
+    return "\n".join(line.rstrip() or line[:1] for line in text.split("\n"))
 
 
 def _drop_page_furniture(pages: list[str]) -> list[str]:
@@ -119,13 +123,12 @@ def _is_double_spaced(lines: list[str]) -> bool:
     return followed_by_one_blank >= 0.5 * len(nonblank)
 
 
-def _join_block(block: list[str]) -> str:
+def _join_block(block: list[str], width: int | None) -> str:
     """Join a block's lines into paragraphs, re-joining lines that were wrapped."""
     lines = [_SPACES.sub(" ", ln).strip() for ln in block]
     lines = [ln for ln in lines if ln]
     if not lines:
         return ""
-    width = _wrap_width(lines)
     paragraphs = [lines[0]]
     for prev_line, line in zip(lines, lines[1:], strict=False):
         if _continues(prev_line, line, width):
@@ -151,8 +154,8 @@ def _continues(prev_line: str, line: str, width: int | None) -> bool:
     """Tell whether `line` continues the paragraph whose last physical line is `prev_line`."""
     if _LABEL_START.match(line) or is_heading(line) or is_heading(prev_line):
         return False
-    if _VERDICT_END.search(prev_line):
-        return False
+    if _VERDICT_END.search(prev_line) or re.search(r"\bbelow:$", prev_line):
+        return False  # an item's verdict, or the lead-in to the list of items, ends its line
     if re.fullmatch(r"(?:Upheld|Overturned)\.?", line, re.IGNORECASE):
         return True  # a verdict wrapped onto its own line
     if re.search(r"[A-Za-z0-9]-$", prev_line) and line[0].isalnum():
