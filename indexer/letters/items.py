@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from .guidelines import parse_guidelines
 from .record import Item
@@ -36,37 +37,57 @@ _BOILERPLATE = re.compile(
 def items_from_issues_section(text: str) -> list[Item]:
     """Read the items of an 'IMR ISSUES, DECISIONS AND RATIONALES' section (header and legacy)."""
     paragraphs = _merge_lone_verdicts([p for p in text.split("\n\n") if p.strip()])
+    paragraphs = [_BOILERPLATE.sub("", p).strip() for p in paragraphs]
+    return _collect(paragraphs, _verdict_heading, _issues_label)
+
+
+def _collect(
+    paragraphs: list[str],
+    heading: Callable[[str], Item | None],
+    label: Callable[[str], tuple[str, str] | None],
+) -> list[Item]:
+    """Group paragraphs into items: a heading opens one, labelled paragraphs fill its fields."""
     items: list[Item] = []
     field = None
     for para in paragraphs:
-        para = _BOILERPLATE.sub("", para).strip()
         if not para:
             continue
-        verdict = _VERDICT.match(para)
-        if verdict and not _LABEL.match(para):
-            request, partial = _request(verdict.group("head"))
-            items.append(
-                Item(
-                    request=request,
-                    decision=verdict.group("verdict").lower(),
-                    partial_authorization=partial,
-                )
-            )
+        item = heading(para)
+        if item:
+            items.append(item)
             field = None
             continue
         if not items:
             continue
-        label = _LABEL.match(para)
-        if label:
-            field = _field_for(label.group("label"))
-            para = para[label.end() :]
-        if field is None:
-            field = (
-                "rationale"  # text after the guidelines with no label still explains the verdict
-            )
-        current = getattr(items[-1], field)
-        setattr(items[-1], field, f"{current}\n\n{para}" if current else para)
+        labelled = label(para)
+        if labelled:
+            field, para = labelled
+        # Text after the guidelines with no label of its own still explains the verdict.
+        field = field or "rationale"
+        if para.strip():
+            current = getattr(items[-1], field)
+            setattr(items[-1], field, f"{current}\n\n{para}" if current else para)
     return [_finish(item) for item in items]
+
+
+def _verdict_heading(para: str) -> Item | None:
+    verdict = _VERDICT.match(para)
+    if not verdict or _LABEL.match(para):
+        return None
+    request, partial = _request(verdict.group("head"))
+    return Item(request, verdict.group("verdict").lower(), partial_authorization=partial)
+
+
+def _issues_label(para: str) -> tuple[str, str] | None:
+    label = _LABEL.match(para)
+    if not label:
+        return None
+    name = label.group("label").lower()
+    if name.startswith("claim"):
+        return "claims_administrator_guideline", para[label.end() :]
+    if name.startswith("maximus"):
+        return "maximus_guideline", para[label.end() :]
+    return "rationale", para[label.end() :]
 
 
 def _merge_lone_verdicts(paragraphs: list[str]) -> list[str]:
@@ -77,15 +98,6 @@ def _merge_lone_verdicts(paragraphs: list[str]) -> list[str]:
         else:
             out.append(para)
     return out
-
-
-def _field_for(label: str) -> str:
-    label = label.lower()
-    if label.startswith("claim"):
-        return "claims_administrator_guideline"
-    if label.startswith("maximus"):
-        return "maximus_guideline"
-    return "rationale"
 
 
 def _request(head: str) -> tuple[str, bool]:
@@ -133,51 +145,35 @@ _MAXIMUS_LABEL = re.compile(
 
 def items_from_numbered_section(text: str) -> list[Item]:
     """Read the numbered items of an 'IMR DECISION(S) AND RATIONALE(S)' section (MAXIMUS header)."""
-    items: list[Item] = []
-    field = None
-    for para in (p for p in text.split("\n\n") if p.strip()):
-        numbered = _NUMBERED_ITEM.match(para)
-        if numbered:
-            body = numbered.group("body").strip()
-            verdict = _VERDICT.match(body)
-            necessity = _NECESSITY.match(body)
-            if verdict:
-                request, partial = _request(verdict.group("head"))
-                items.append(
-                    Item(
-                        request=request,
-                        decision=verdict.group("verdict").lower(),
-                        partial_authorization=partial,
-                    )
-                )
-                field = None
-                continue
-            if necessity:
-                request, partial = _request(necessity.group("req"))
-                decision = "upheld" if necessity.group("neg") else "overturned"
-                items.append(
-                    Item(request=request, decision=decision, partial_authorization=partial)
-                )
-                field = None
-                continue
-        if not items:
-            continue
-        label = _MAXIMUS_LABEL.match(para)
-        if label:
-            if label.group("ca"):
-                field = "claims_administrator_guideline"
-            elif label.group("rev"):
-                field = "maximus_guideline"
-            else:
-                field = "rationale"
-            para = para[label.end() :] if field == "rationale" else para
-        if field is None:
-            field = "rationale"
-        if not para.strip():
-            continue
-        current = getattr(items[-1], field)
-        setattr(items[-1], field, f"{current}\n\n{para}" if current else para)
-    return [_finish(item) for item in items]
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return _collect(paragraphs, _numbered_heading, _maximus_label)
+
+
+def _numbered_heading(para: str) -> Item | None:
+    numbered = _NUMBERED_ITEM.match(para)
+    if not numbered:
+        return None
+    body = numbered.group("body").strip()
+    item = _verdict_heading(body)
+    if item:
+        return item
+    necessity = _NECESSITY.match(body)
+    if not necessity:
+        return None
+    request, partial = _request(necessity.group("req"))
+    decision = "upheld" if necessity.group("neg") else "overturned"
+    return Item(request, decision, partial_authorization=partial)
+
+
+def _maximus_label(para: str) -> tuple[str, str] | None:
+    label = _MAXIMUS_LABEL.match(para)
+    if not label:
+        return None
+    if label.group("ca"):
+        return "claims_administrator_guideline", para  # the lead-in is part of the statement
+    if label.group("rev"):
+        return "maximus_guideline", para
+    return "rationale", para[label.end() :]
 
 
 _ISSUE_QUESTION = re.compile(
