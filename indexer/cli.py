@@ -31,6 +31,12 @@ def _parsed_letters(paths: tuple[str, ...], failures: list[LetterError]) -> Iter
         except LetterError as exc:
             failures.append(exc)
             click.echo(f"error: {exc.source}: {exc.reason}", err=True)
+        except Exception as exc:  # noqa: BLE001 - one letter's bug must not stop the batch
+            failure = LetterError(
+                path, f"internal error ({type(exc).__name__}: {exc}); please report this letter"
+            )
+            failures.append(failure)
+            click.echo(f"error: {failure.source}: {failure.reason}", err=True)
 
 
 def _run(paths: tuple[str, ...], emit: Callable[[Letter], None]) -> None:
