@@ -15,8 +15,23 @@ from .letters.record import Letter
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="imr-search")
-def main() -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(["embedded", "elasticsearch"]),
+    default=None,
+    help="Search back end (default: elasticsearch when ELASTICSEARCH_URL is set, else embedded).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="IMR_SEARCH_DATA_DIR",
+    default=None,
+    help="Embedded index directory [env IMR_SEARCH_DATA_DIR; default ~/.local/share/imr-search].",
+)
+@click.pass_context
+def main(ctx: click.Context, backend: str | None, data_dir: str | None) -> None:
     """Search California workers' compensation Independent Medical Review (IMR) letters."""
+    ctx.obj = {"backend": backend, "data_dir": data_dir}
 
 
 def _parsed_letters(paths: tuple[str, ...], failures: list[LetterError]) -> Iterator[Letter]:
@@ -101,6 +116,11 @@ def chunks(paths: tuple[str, ...], as_json: bool) -> None:
                 click.echo(f"{chunk.chunk_id:<32} {chunk.token_count:>4} tok  {preview}")
 
     _run(paths, emit)
+
+
+from .commands import register  # noqa: E402 - the index/search commands live in their own module
+
+register(main)
 
 
 if __name__ == "__main__":

@@ -1139,3 +1139,22 @@ def _medication(text: str, drugs: list[tuple[str, int, bool]]) -> tuple[str, str
     if topical and cls in _TOPICAL_CAN_BE:
         cls = "topical analgesic"
     return name, cls, "medication"
+
+
+def drug_classes() -> dict[str, str]:
+    """Return generic name -> drug class for every medication this module knows."""
+    return dict(_CLASS_BY_GENERIC)
+
+
+def supplementary_brands() -> dict[str, str]:
+    """Return brand -> generic for the products the drug-name library misses."""
+    return {brand: generic for brand, generic in _SUPPLEMENT.items() if brand != generic}
+
+
+def library_brand_names(generic: str) -> list[str]:
+    """Return the other names the drug-name library knows for a generic (brands, spellings)."""
+    found = _find_drugs()([generic], is_include_structure=False)
+    for data, *_ in found:
+        if _is_drug_record(data) and data.get("name", "").lower() == generic:
+            return [s for s in data.get("synonyms", []) if s != generic]
+    return []

@@ -1,0 +1,372 @@
+"""The `imr-search` commands that use an index: index, reindex, delete, search, similar, stats."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .search import SearchError, SearchRequest, SearchService
+from .stores.base import Store, StoreUnavailable
+
+
+def _store(ctx: click.Context) -> Store:
+    from .stores import open_store
+
+    try:
+        return open_store(ctx.obj.get("backend"), ctx.obj.get("data_dir"))
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _embedder(ctx: click.Context, store: Store):
+    from .embedder import Embedder
+    from .stores import data_dir
+
+    if getattr(store, "name", "") == "embedded":
+        cache = Path(store.path) / "embeddings.sqlite"
+    else:
+        cache = data_dir(ctx.obj.get("data_dir")) / "embeddings.sqlite"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    return Embedder(cache_path=cache)
+
+
+def _service(ctx: click.Context) -> SearchService:
+    store = _store(ctx)
+    return SearchService(store, lambda: _embedder(ctx, store))
+
+
+def _filters(pairs: tuple[str, ...]) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not value:
+            raise click.BadParameter(f"{pair!r} is not FACET=VALUE", param_hint="--filter")
+        from .schema import facet_names
+
+        if name not in facet_names():
+            raise click.BadParameter(
+                f"unknown facet {name!r} (one of {', '.join(facet_names())})", param_hint="--filter"
+            )
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def _request(
+    query: str,
+    mode: str,
+    filters: tuple[str, ...],
+    date_from: str | None,
+    date_to: str | None,
+    sort: str,
+    page: int,
+    per_page: int,
+) -> SearchRequest:
+    params: dict[str, Any] = {
+        "q": query,
+        "mode": mode,
+        "sort": sort,
+        "page": str(page),
+        "per_page": str(per_page),
+        **_filters(filters),
+    }
+    if date_from:
+        params["decision_from"] = date_from
+    if date_to:
+        params["decision_to"] = date_to
+    try:
+        return SearchRequest.from_params(params)
+    except SearchError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def register(main: click.Group) -> None:
+    """Add the index commands to the `imr-search` group."""
+
+    @main.command()
+    @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+    @click.option("--force", is_flag=True, help="Re-index letters even when unchanged.")
+    @click.option("--batch-size", default=16, show_default=True, help="Letters per write.")
+    @click.pass_context
+    def index(ctx: click.Context, paths: tuple[str, ...], force: bool, batch_size: int) -> None:
+        """Index letters (.pdf, .txt, or folders of them); unchanged letters are skipped.
+
+        Each batch of letters is written whole or not at all, so an interrupted run can simply
+        be run again. Bad files are reported on stderr and the rest are indexed; the exit code
+        is 1 if any file failed.
+        """
+        store = _store(ctx)
+        summary, failures = _index_into(ctx, store, paths, force, batch_size)
+        letters, chunks = store.counts()
+        click.echo(
+            f"{summary.indexed} letters indexed ({summary.chunks} chunks), {summary.skipped} "
+            f"unchanged, {len(failures)} failed in {summary.seconds:.1f} s; the index now holds "
+            f"{letters} letters, {chunks} chunks ({store.name})"
+        )
+        store.close()
+        if failures:
+            sys.exit(1)
+
+    @main.command()
+    @click.argument("letter_ids", nargs=-1, required=True, metavar="LETTER_ID...")
+    @click.pass_context
+    def delete(ctx: click.Context, letter_ids: tuple[str, ...]) -> None:
+        """Remove letters (by letter id or case number) from the index."""
+        store = _store(ctx)
+        removed = store.delete(list(letter_ids))
+        click.echo(f"{removed} of {len(letter_ids)} letters removed")
+        store.close()
+        if removed < len(letter_ids):
+            sys.exit(1)
+
+    @main.command()
+    @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+    @click.option("--batch-size", default=16, show_default=True, help="Letters per write.")
+    @click.pass_context
+    def reindex(ctx: click.Context, paths: tuple[str, ...], batch_size: int) -> None:
+        """Rebuild the index from letters into a new index and switch to it when complete.
+
+        Searches keep using the old index until the switch; if the rebuild fails, the old index
+        stays in use.
+        """
+        store = _store(ctx)
+        generation = store.begin_reindex()
+        try:
+            target = store.reindex_target(generation)
+            summary, failures = _index_into(ctx, target, paths, True, batch_size)
+        except BaseException:
+            store.abort_reindex(generation)
+            raise
+        store.finish_reindex(generation)
+        letters, chunks = store.counts()
+        click.echo(f"rebuilt: {letters} letters, {chunks} chunks ({len(failures)} files failed)")
+        if failures:
+            sys.exit(1)
+
+    @main.command()
+    @click.argument("query", required=False, default="")
+    @click.option(
+        "--mode",
+        type=click.Choice(["hybrid", "keyword", "semantic"]),
+        default="hybrid",
+        show_default=True,
+    )
+    @click.option(
+        "--filter",
+        "filters",
+        multiple=True,
+        metavar="FACET=VALUE",
+        help="Keep results with this facet value; repeat for more (OR within a facet).",
+    )
+    @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Decided on or after.")
+    @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Decided on or before.")
+    @click.option(
+        "--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True
+    )
+    @click.option("--page", default=1, show_default=True)
+    @click.option("--per-page", default=10, show_default=True)
+    @click.option("--facets", "show_facets", is_flag=True, help="Also print facet counts.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+    @click.pass_context
+    def search(
+        ctx, query, mode, filters, date_from, date_to, sort, page, per_page, show_facets, as_json
+    ) -> None:
+        """Search the letters. QUERY takes words, "phrases", -excluded and +required words."""
+        request = _request(query, mode, filters, date_from, date_to, sort, page, per_page)
+        service = _service(ctx)
+        try:
+            result = service.search(request)
+        except StoreUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        if as_json:
+            click.echo(json.dumps(result_json(result), ensure_ascii=False))
+            return
+        click.echo(
+            f"{result.total} letters ({result.took_ms:.0f} ms), page {request.page} of "
+            f"{result.pages}"
+        )
+        for n, hit in enumerate(result.hits, start=(request.page - 1) * request.per_page + 1):
+            doc = hit.doc
+            click.echo(
+                f"\n{n:>3}. {doc.get('case_number') or hit.letter_id}  "
+                f"{doc.get('decision_date') or 'date unknown'}  score {hit.score:.3f}"
+            )
+            for chunk in hit.chunks:
+                label = chunk.doc.get("request") or "Case summary"
+                is_item = chunk.doc.get("section") == "item"
+                decision = ", ".join(chunk.doc.get("decision") or []) if is_item else ""
+                click.echo(f"     {label}" + (f"  [{decision.upper()}]" if decision else ""))
+                click.echo(f"       {_plain(chunk.highlights[0]) if chunk.highlights else ''}")
+        for note in result.notes:
+            click.echo(f"\nnote: {note}")
+        if show_facets:
+            for facet, values in result.facets.items():
+                shown = ", ".join(f"{v.value} ({v.count})" for v in values[:8])
+                click.echo(f"\n{facet}: {shown}")
+
+    @main.command()
+    @click.argument("source_id", metavar="ID")
+    @click.option("-k", "k", default=10, show_default=True, help="How many to show.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+    @click.pass_context
+    def similar(ctx, source_id: str, k: int, as_json: bool) -> None:
+        """Find letters like a letter (ID = letter id) or items like an item (LETTER:item-N)."""
+        service = _service(ctx)
+        try:
+            hits = service.similar(source_id, k)
+        except SearchError as exc:
+            raise click.ClickException(str(exc)) from None
+        if as_json:
+            click.echo(json.dumps([similar_json(h) for h in hits], ensure_ascii=False))
+            return
+        for n, hit in enumerate(hits, start=1):
+            click.echo(
+                f"{n:>3}. {hit.item_id or hit.letter_id}  {hit.score:.3f}  "
+                f"{hit.chunk.doc.get('request') or 'Case summary'}"
+            )
+            click.echo(f"       {hit.explanation}")
+
+    @main.command()
+    @click.argument("query", required=False, default="")
+    @click.option("--by", "by", required=True, metavar="FACET", help="Facet to group items by.")
+    @click.option("--mode", type=click.Choice(["hybrid", "keyword", "semantic"]), default="hybrid")
+    @click.option("--filter", "filters", multiple=True, metavar="FACET=VALUE")
+    @click.option("--from", "date_from", metavar="YYYY-MM-DD")
+    @click.option("--to", "date_to", metavar="YYYY-MM-DD")
+    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+    @click.pass_context
+    def stats(ctx, query, by, mode, filters, date_from, date_to, as_json) -> None:
+        """Upheld and overturned items per value of a facet, with the overturn rate and 95% CI."""
+        request = _request(query, mode, filters, date_from, date_to, "relevance", 1, 10)
+        service = _service(ctx)
+        try:
+            rows = service.stats(request, by)
+        except SearchError as exc:
+            raise click.UsageError(str(exc)) from None
+        if as_json:
+            click.echo(json.dumps([stats_json(r) for r in rows], ensure_ascii=False))
+            return
+        click.echo(f"{'value':<40} {'upheld':>7} {'overt.':>7} {'rate':>6}  95% CI")
+        for r in rows:
+            low, high = r.interval
+            click.echo(
+                f"{r.value[:40]:<40} {r.upheld:>7} {r.overturned:>7} "
+                f"{r.overturn_rate:>6.1%}  {low:.1%}-{high:.1%}"
+            )
+
+
+def _index_into(
+    ctx: click.Context, store: Store, paths: tuple[str, ...], force: bool, batch_size: int
+):
+    from tqdm import tqdm
+
+    from .pipeline import index_letters, read_letters
+
+    failures: list[tuple[str, str]] = []
+
+    def on_error(source: str, reason: str) -> None:
+        failures.append((source, reason))
+        tqdm.write(f"error: {source}: {reason}", file=sys.stderr)
+
+    embedder = _embedder(ctx, store)
+    bar = tqdm(unit=" letters", file=sys.stderr, disable=None, dynamic_ncols=True)
+    chunks_done = 0
+
+    def progress(letters: int, chunks: int) -> None:
+        nonlocal chunks_done
+        chunks_done += chunks
+        bar.update(letters)
+        rate = chunks_done / max(bar.format_dict["elapsed"], 1e-9)
+        bar.set_postfix_str(f"{chunks_done} chunks, {rate:.1f} chunks/s", refresh=False)
+
+    try:
+        summary = index_letters(
+            read_letters(list(paths), on_error),
+            store,
+            embedder,
+            batch_size=batch_size,
+            force=force,
+            progress=progress,
+        )
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bar.close()
+    for source, reason in summary.failed:
+        click.echo(f"error: {source}: {reason}", err=True)
+        failures.append((source, reason))
+    return summary, failures
+
+
+def _plain(html: str) -> str:
+    from html import unescape
+
+    return unescape(html.replace("<mark>", "[").replace("</mark>", "]"))
+
+
+def result_json(result) -> dict[str, Any]:
+    """Return a search result as JSON-ready data (the CLI's and the API's format)."""
+    return {
+        "request": dict(result.request.to_params()),
+        "total": result.total,
+        "took_ms": round(result.took_ms, 1),
+        "hits": [
+            {
+                "letter_id": h.letter_id,
+                "case_number": h.doc.get("case_number"),
+                "decision_date": h.doc.get("decision_date"),
+                "score": h.score,
+                "chunks": [
+                    {
+                        k: c.doc.get(k)
+                        for k in (
+                            "chunk_id",
+                            "section",
+                            "item_id",
+                            "request",
+                            "decision",
+                            "treatment_name",
+                            "guideline_source",
+                            "guideline_section",
+                        )
+                    }
+                    | {"score": c.score, "highlights": c.highlights}
+                    for c in h.chunks
+                ],
+            }
+            for h in result.hits
+        ],
+        "facets": {f: [asdict(v) for v in values] for f, values in result.facets.items()},
+        "histogram": result.histogram,
+        "notes": result.notes,
+    }
+
+
+def similar_json(hit) -> dict[str, Any]:
+    """Return a similar-case hit as JSON-ready data."""
+    return {
+        "letter_id": hit.letter_id,
+        "item_id": hit.item_id,
+        "score": hit.score,
+        "case_number": hit.chunk.doc.get("case_number"),
+        "request": hit.chunk.doc.get("request"),
+        "shared": hit.shared,
+        "explanation": hit.explanation,
+    }
+
+
+def stats_json(row) -> dict[str, Any]:
+    """Return a statistics row as JSON-ready data."""
+    low, high = row.interval
+    return {
+        "value": row.value,
+        "upheld": row.upheld,
+        "overturned": row.overturned,
+        "total": row.total,
+        "overturn_rate": row.overturn_rate,
+        "ci95": [low, high],
+    }

@@ -1,0 +1,540 @@
+"""The search service: one API over either store for keyword, semantic and hybrid search with
+facets, similar cases and decision statistics."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from .query_text import MAX_QUERY_CHARS, Clause, ParsedQuery, parse_query
+from .schema import DATE_FIELDS, facet_fields, facet_names
+from .stores.base import ChunkHit, Filters, Store
+
+MODES = ("hybrid", "keyword", "semantic")
+SORTS = ("relevance", "newest")
+#: Reciprocal rank fusion constant: ranks below ~60 still count, the top ranks count most.
+RRF_K = 60
+#: Chunks each retriever contributes before grouping by letter.
+CANDIDATES = 200
+#: Cosine similarity below which a chunk is no semantic match at all.
+MIN_SIMILARITY = 0.25
+#: Best chunks shown under each letter.
+CHUNKS_PER_LETTER = 3
+MAX_PER_PAGE = 100
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class SearchError(ValueError):
+    """A request the user must change (bad mode, facet, date or page): HTTP 400."""
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Everything that defines one search; it round-trips through a URL's query string."""
+
+    q: str = ""
+    mode: str = "hybrid"
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    decision_from: str | None = None
+    decision_to: str | None = None
+    injury_from: str | None = None
+    injury_to: str | None = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 10
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SearchRequest:
+        """Build a request from query-string style parameters, validating every value.
+
+        `params` maps names to a string or a list of strings; facet filters are given by facet
+        name (`decision=upheld&decision=overturned`).
+        """
+
+        def one(name: str, default: str | None = None) -> str | None:
+            value = params.get(name, default)
+            if isinstance(value, list | tuple):
+                value = value[0] if value else default
+            return value if value not in ("", None) else default
+
+        def many(name: str) -> tuple[str, ...]:
+            value = params.get(name, ())
+            values = [value] if isinstance(value, str) else list(value)
+            return tuple(dict.fromkeys(v for v in values if v))
+
+        q = one("q", "") or ""
+        if len(q) > MAX_QUERY_CHARS * 25:
+            raise SearchError(
+                f"query too long ({len(q)} characters; the limit is {MAX_QUERY_CHARS * 25})"
+            )
+        mode = one("mode", "hybrid")
+        if mode not in MODES:
+            raise SearchError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
+        sort = one("sort", "relevance")
+        if sort not in SORTS:
+            raise SearchError(f"unknown sort {sort!r} (expected one of {', '.join(SORTS)})")
+        filters = tuple((f, many(f)) for f in facet_names() if many(f))
+        dates = {}
+        for name in ("decision_from", "decision_to", "injury_from", "injury_to"):
+            value = one(name)
+            if value is not None and not _valid_date(value):
+                raise SearchError(f"{name} must be a date as YYYY-MM-DD, not {value!r}")
+            dates[name] = value
+        page = _positive_int(one("page", "1"), "page", 10_000)
+        per_page = _positive_int(one("per_page", "10"), "per_page", MAX_PER_PAGE)
+        return cls(q.strip(), mode, filters, sort=sort, page=page, per_page=per_page, **dates)
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """Return the request as query-string pairs, defaults left out, in a stable order."""
+        pairs: list[tuple[str, str]] = []
+        if self.q:
+            pairs.append(("q", self.q))
+        if self.mode != "hybrid":
+            pairs.append(("mode", self.mode))
+        for facet, values in self.filters:
+            pairs += [(facet, v) for v in values]
+        for name in ("decision_from", "decision_to", "injury_from", "injury_to"):
+            if getattr(self, name):
+                pairs.append((name, getattr(self, name)))
+        if self.sort != "relevance":
+            pairs.append(("sort", self.sort))
+        if self.page != 1:
+            pairs.append(("page", str(self.page)))
+        if self.per_page != 10:
+            pairs.append(("per_page", str(self.per_page)))
+        return pairs
+
+    def store_filters(self) -> Filters:
+        """Return the store-level filters this request asks for."""
+        ranges = []
+        if self.decision_from or self.decision_to:
+            ranges.append(("decision_date", self.decision_from, self.decision_to))
+        if self.injury_from or self.injury_to:
+            ranges.append(("date_of_injury", self.injury_from, self.injury_to))
+        return Filters(terms=self.filters, date_ranges=tuple(ranges))
+
+
+@dataclass
+class LetterHit:
+    """A letter in the results, with its best matching chunks."""
+
+    letter_id: str
+    score: float
+    chunks: list[ChunkHit]
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The best chunk's stored fields (case number, dates and letter-level facets)."""
+        return self.chunks[0].doc
+
+
+@dataclass
+class FacetValue:
+    """One value of a facet with its letter count and whether the user selected it."""
+
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class SearchResult:
+    """One page of letters with facet counts, a monthly histogram and timing."""
+
+    request: SearchRequest
+    hits: list[LetterHit]
+    total: int  # letters
+    facets: dict[str, list[FacetValue]]
+    histogram: dict[str, int]  # "YYYY-MM" -> letters
+    took_ms: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        """Number of pages of results."""
+        return max(1, math.ceil(self.total / self.request.per_page))
+
+
+@dataclass
+class SimilarHit:
+    """A letter or item near the source, with what it shares with it."""
+
+    letter_id: str
+    item_id: str | None
+    score: float
+    chunk: ChunkHit
+    shared: dict[str, list[str]]
+
+    @property
+    def explanation(self) -> str:
+        """What the two have in common, in words."""
+        if not self.shared:
+            return "similar wording"
+        parts = [
+            f"{_FACET_LABELS.get(k, k).lower()}: {', '.join(v)}" for k, v in self.shared.items()
+        ]
+        return "same " + "; same ".join(parts)
+
+
+@dataclass
+class StatsRow:
+    """Upheld and overturned item counts for one facet value, with the overturn rate."""
+
+    value: str
+    upheld: int
+    overturned: int
+
+    @property
+    def total(self) -> int:
+        """Items decided."""
+        return self.upheld + self.overturned
+
+    @property
+    def overturn_rate(self) -> float:
+        """Share of items overturned."""
+        return self.overturned / self.total if self.total else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The 95% Wilson score interval of the overturn rate."""
+        return wilson_interval(self.overturned, self.total)
+
+
+_FACET_LABELS = {f.name: f.facet_label or f.name for f in facet_fields()}
+_SHARED_FACETS = (
+    "treatment_name",
+    "treatment_class",
+    "guideline_section",
+    "decision",
+    "reviewer_specialty",
+)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Return the Wilson score interval for a proportion (95% by default)."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    """Fuse ranked lists of ids by reciprocal rank fusion: sum of 1 / (k + rank)."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+class SearchService:
+    """Search, similar cases, statistics and letters, over one store."""
+
+    def __init__(self, store: Store, embedder: Callable[[], Any]) -> None:
+        """`embedder` returns the Embedder when first needed (loading it takes seconds)."""
+        self.store = store
+        self._embedder_factory = embedder
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        """The embedding model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return self._embedder
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        """Run a search: ranked letters for the page, facet counts, histogram."""
+        started = time.perf_counter()
+        filters = request.store_filters()
+        parsed, long_text = self._parse(request.q)
+        notes = []
+        if request.q and parsed.is_empty and not parsed.negative and request.mode == "keyword":
+            notes.append("The query has no words to search for.")
+        ranked, scope_query, scope_filters = self._rank(request, parsed, long_text, filters)
+        letters = _group(ranked)
+        if request.sort == "newest":
+            letters.sort(key=lambda h: (h.doc.get("decision_date") or "", h.score), reverse=True)
+        total = self.store.count_letters(scope_query, scope_filters)
+        start = (request.page - 1) * request.per_page
+        page = letters[start : start + request.per_page]
+        if len(letters) < total and start + request.per_page > len(letters):
+            # The page lies beyond the candidates fetched; fetch deeper once.
+            deeper = self._rank(
+                request, parsed, long_text, filters, depth=(request.page + 1) * request.per_page * 4
+            )[0]
+            letters = _group(deeper)
+            page = letters[start : start + request.per_page]
+        self._highlight(page, parsed)
+        facets = self._facets(request, scope_query, scope_filters)
+        histogram = self.store.facet_counts(
+            scope_query, _without_range(scope_filters, "decision_date"), ["decision_month"]
+        )["decision_month"]
+        return SearchResult(
+            request,
+            page,
+            total,
+            facets,
+            dict(sorted(histogram.items())),
+            (time.perf_counter() - started) * 1000,
+            notes,
+        )
+
+    def _parse(self, q: str) -> tuple[ParsedQuery, bool]:
+        parsed = parse_query(q[:MAX_QUERY_CHARS])
+        long_text = len(q) > 600 or len(parsed.clauses) > 60
+        if long_text:
+            parsed = _key_terms(q)
+        return parsed, long_text
+
+    def _rank(
+        self,
+        request: SearchRequest,
+        parsed: ParsedQuery,
+        long_text: bool,
+        filters: Filters,
+        depth: int = CANDIDATES,
+    ):
+        """Return ranked chunks and the scope (query, filters) that defines the match set."""
+        mode = request.mode
+        if not request.q:
+            # Browsing: every letter matches, newest first unless asked otherwise.
+            hits, _ = self.store.keyword(ParsedQuery(), filters, depth, sort="newest")
+            return [replace(h, score=0.0) for h in hits], None, filters
+        keyword_hits: list[ChunkHit] = []
+        semantic_hits: list[ChunkHit] = []
+        if mode in ("keyword", "hybrid") and (not parsed.is_empty or parsed.negative):
+            keyword_hits, _ = self.store.keyword(
+                parsed,
+                filters,
+                depth,
+                sort="newest" if request.sort == "newest" and mode == "keyword" else "relevance",
+            )
+        if mode in ("semantic", "hybrid"):
+            semantic_hits = self._semantic(request.q, filters, depth, long_text)
+        if mode == "keyword":
+            return keyword_hits, parsed, filters
+        if mode == "semantic":
+            ids = tuple(h.chunk_id for h in semantic_hits)
+            return semantic_hits, None, replace(filters, chunk_ids=ids)
+        fused = rrf([[h.chunk_id for h in keyword_hits], [h.chunk_id for h in semantic_hits]])
+        by_id = {h.chunk_id: h for h in semantic_hits} | {h.chunk_id: h for h in keyword_hits}
+        ranked = [
+            replace(by_id[c], score=s)
+            for c, s in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        scope_filters = replace(filters, also_chunk_ids=tuple(h.chunk_id for h in semantic_hits))
+        if parsed.is_empty:
+            return ranked, None, replace(filters, chunk_ids=scope_filters.also_chunk_ids)
+        return ranked, parsed, scope_filters
+
+    def _semantic(self, text: str, filters: Filters, k: int, long_text: bool) -> list[ChunkHit]:
+        """Nearest chunks to the text; a long pasted text is embedded window by window."""
+        vectors = self._query_vectors(text, long_text)
+        best: dict[str, ChunkHit] = {}
+        for vector in vectors:
+            for hit in self.store.knn(vector, filters, k):
+                if hit.score >= MIN_SIMILARITY and (
+                    hit.chunk_id not in best or hit.score > best[hit.chunk_id].score
+                ):
+                    best[hit.chunk_id] = hit
+        return sorted(best.values(), key=lambda h: (-h.score, h.chunk_id))[:k]
+
+    def _query_vectors(self, text: str, long_text: bool) -> list[np.ndarray]:
+        if not long_text:
+            return [self.embedder.embed_query(text)]
+        from .chunking import _fitting_pieces, _pack
+        from .model import load_tokenizer
+        from .sentences import split_sentences
+
+        tokenizer = load_tokenizer()
+        budget = tokenizer.max_tokens - tokenizer.special_tokens
+        windows = _pack(_fitting_pieces(split_sentences(text), budget, tokenizer), budget)
+        texts = [" ".join(piece for piece, _ in w) for w in windows][:16]
+        return list(self.embedder.embed_documents(texts))
+
+    def _highlight(self, letters: list[LetterHit], parsed: ParsedQuery) -> None:
+        chunk_ids = [c.chunk_id for h in letters for c in h.chunks if not c.highlights]
+        fragments = self.store.highlight(parsed, chunk_ids) if not parsed.is_empty else {}
+        for hit in letters:
+            for chunk in hit.chunks:
+                if not chunk.highlights:
+                    chunk.highlights = fragments.get(chunk.chunk_id) or [_opening(chunk.doc)]
+
+    def _facets(
+        self, request: SearchRequest, query: ParsedQuery | None, filters: Filters
+    ) -> dict[str, list[FacetValue]]:
+        """Disjunctive facet counts: a facet's counts apply every filter except its own."""
+        selected = dict(request.filters)
+        names = list(facet_names())
+        plain = [f for f in names if f not in selected]
+        counts = self.store.facet_counts(query, filters, plain) if plain else {}
+        for facet in selected:
+            counts.update(self.store.facet_counts(query, filters.without(facet), [facet]))
+        out = {}
+        for facet in names:
+            values = counts.get(facet, {})
+            chosen = selected.get(facet, ())
+            items = [FacetValue(v, n, v in chosen) for v, n in values.items()]
+            items += [FacetValue(v, 0, True) for v in chosen if v not in values]
+            out[facet] = items
+        return out
+
+    # -- similar cases ---------------------------------------------------------------------
+
+    def similar(self, source_id: str, k: int = 10) -> list[SimilarHit]:
+        """Return the letters (or, for an item id, the items) nearest to a letter or an item."""
+        letter_id, _, item = source_id.partition(":item-")
+        chunks = self.store.letter_chunks(letter_id)
+        if not chunks:
+            raise SearchError(f"no letter {letter_id!r} in the index")
+        if item:
+            if not item.isdigit():
+                raise SearchError(f"{source_id!r} is not an item id (expected LETTER:item-N)")
+            chunks = [c for c in chunks if c.get("item_index") == int(item)]
+            if not chunks:
+                raise SearchError(f"letter {letter_id} has no item {item}")
+        filters = Filters(exclude_letter_ids=(letter_id,), section="item" if item else None)
+        best: dict[str, ChunkHit] = {}
+        for chunk in chunks:
+            vector = np.asarray(chunk["embedding"], dtype=np.float32)
+            for hit in self.store.knn(vector, filters, k * 5):
+                key = hit.doc.get("item_id") if item else hit.letter_id
+                if key not in best or hit.score > best[key].score:
+                    best[key] = hit
+        source = _facet_values(chunks)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[0]))[:k]
+        out = []
+        for key, hit in ranked:
+            target = (
+                _facet_values([hit.doc])
+                if item
+                else _facet_values([c for c in self.store.letter_chunks(hit.letter_id)])
+            )
+            shared = {
+                f: sorted(source[f] & target[f]) for f in _SHARED_FACETS if source[f] & target[f]
+            }
+            hit.highlights = [_opening(hit.doc)]
+            out.append(SimilarHit(hit.letter_id, key if item else None, hit.score, hit, shared))
+        return out
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def stats(self, request: SearchRequest, by: str) -> list[StatsRow]:
+        """Upheld/overturned item counts per value of `by` over the request's results."""
+        if by not in facet_names():
+            raise SearchError(
+                f"cannot group by {by!r} (expected one of {', '.join(facet_names())})"
+            )
+        filters = request.store_filters()
+        parsed, long_text = self._parse(request.q)
+        if request.q:
+            _, query, filters = self._rank(request, parsed, long_text, filters)
+        else:
+            query = None
+        counts = self.store.stats(query, filters, by)
+        rows = [StatsRow(v, c.get("upheld", 0), c.get("overturned", 0)) for v, c in counts.items()]
+        return sorted(rows, key=lambda r: (-r.total, r.value))
+
+    def letter(self, letter_id: str) -> dict[str, Any] | None:
+        """Return a stored letter (record, text, original text), or None."""
+        return self.store.letter(letter_id)
+
+
+def _group(chunks: list[ChunkHit]) -> list[LetterHit]:
+    """Group ranked chunks by letter, letters in the order of their best chunk; of the windows
+    of one item (or of the summary) only the best is kept."""
+    letters: dict[str, LetterHit] = {}
+    units: set[tuple[str, Any]] = set()
+    for chunk in chunks:
+        unit = (chunk.letter_id, chunk.doc.get("item_id") or chunk.doc.get("section"))
+        if unit in units:
+            continue
+        units.add(unit)
+        hit = letters.get(chunk.letter_id)
+        if hit is None:
+            letters[chunk.letter_id] = LetterHit(chunk.letter_id, chunk.score, [chunk])
+        elif len(hit.chunks) < CHUNKS_PER_LETTER:
+            hit.chunks.append(chunk)
+    return list(letters.values())
+
+
+def _facet_values(chunks: list[dict[str, Any]]) -> dict[str, set[str]]:
+    values: dict[str, set[str]] = {f: set() for f in _SHARED_FACETS}
+    for chunk in chunks:
+        for f in _SHARED_FACETS:
+            value = chunk.get(f)
+            values[f].update(value if isinstance(value, list) else [value] if value else [])
+    return values
+
+
+def _opening(doc: dict[str, Any], length: int = 220) -> str:
+    """The start of a chunk's text, escaped, as the snippet of a hit with no highlighted words."""
+    text = " ".join((doc.get("text") or "").split())
+    if len(text) > length:
+        text = text[:length].rsplit(" ", 1)[0] + " …"
+    return escape(text)
+
+
+def _without_range(filters: Filters, name: str) -> Filters:
+    return replace(filters, date_ranges=tuple(r for r in filters.date_ranges if r[0] != name))
+
+
+_STOP = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then "
+    "there these they this to was will with he she his her patient request requested per from has "
+    "have had been were which who dated date noted also".split()
+)
+
+
+def _key_terms(text: str, limit: int = 30) -> ParsedQuery:
+    """The most frequent meaningful words of a long pasted text, as an OR query."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z]{2,}", text)]
+    common = Counter(w for w in words if w not in _STOP).most_common(limit)
+    return ParsedQuery(tuple(Clause(w) for w, _ in common))
+
+
+def _valid_date(value: str) -> bool:
+    if not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        import datetime as dt
+
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _positive_int(value: str | None, name: str, maximum: int) -> int:
+    try:
+        number = int(value or "")
+    except ValueError:
+        raise SearchError(f"{name} must be a whole number, not {value!r}") from None
+    if not 1 <= number <= maximum:
+        raise SearchError(f"{name} must be between 1 and {maximum}")
+    return number
+
+
+__all__ = [
+    "DATE_FIELDS",
+    "SearchService",
+    "SearchRequest",
+    "SearchError",
+    "SearchResult",
+    "wilson_interval",
+    "rrf",
+]

@@ -1,0 +1,108 @@
+"""What every store offers the search service: the seam between `search.py` and the back ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..documents import LetterDocs
+from ..query_text import ParsedQuery
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on chunks: facet values (OR within a facet, AND across), date ranges, ids."""
+
+    terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    date_ranges: tuple[tuple[str, str | None, str | None], ...] = ()  # (field, from, to) ISO
+    chunk_ids: tuple[str, ...] | None = None  # only these chunks (a semantic result set)
+    # These chunks match whatever the text query says (hybrid: keyword matches or these).
+    also_chunk_ids: tuple[str, ...] = ()
+    exclude_letter_ids: tuple[str, ...] = ()
+    section: str | None = None  # "item" or "clinical_case_summary"
+    first_window_only: bool = False  # count each item once, not once per window
+
+    def without(self, facet: str) -> Filters:
+        """Return these filters less the ones on `facet` (for disjunctive facet counts)."""
+        return replace(self, terms=tuple((f, v) for f, v in self.terms if f != facet))
+
+    def terms_dict(self) -> dict[str, tuple[str, ...]]:
+        """Return the facet filters as a dict."""
+        return dict(self.terms)
+
+
+@dataclass
+class ChunkHit:
+    """A matching chunk: its ids, score, highlighted fragments (HTML, only <mark> unescaped)."""
+
+    chunk_id: str
+    letter_id: str
+    score: float
+    highlights: list[str] = field(default_factory=list)
+    doc: dict[str, Any] = field(default_factory=dict)  # the stored chunk fields, no embedding
+
+
+@dataclass
+class IndexReport:
+    """What a write did: letters written and per-letter failures."""
+
+    indexed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (letter_id or source, reason)
+
+
+class StoreUnavailable(Exception):
+    """The back end cannot be reached or did not answer in time (the web app answers 503)."""
+
+
+class Store(Protocol):
+    """A search back end. `query=None` matches every chunk (the filters still apply); a chunk
+    in `filters.also_chunk_ids` matches whatever the query says."""
+
+    name: str
+
+    def upsert(self, letters: list[LetterDocs]) -> IndexReport:
+        """Write whole letters, replacing any earlier version of each, atomically per call."""
+
+    def delete(self, letter_ids: list[str]) -> int:
+        """Remove letters and all their chunks; return how many existed."""
+
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """Return letter_id -> (source, fingerprint) for every indexed letter."""
+
+    def counts(self) -> tuple[int, int]:
+        """Return the number of letters and of chunks indexed."""
+
+    def keyword(
+        self, query: ParsedQuery, filters: Filters, size: int, sort: str = "relevance"
+    ) -> tuple[list[ChunkHit], int]:
+        """Return the best `size` chunks by BM25 (or newest first) and the number matching."""
+
+    def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[ChunkHit]:
+        """Return the `k` chunks nearest to `vector` among those the filters allow."""
+
+    def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
+        """Return highlighted fragments of the given chunks for the query's words."""
+
+    def facet_counts(
+        self, query: ParsedQuery | None, filters: Filters, facets: list[str]
+    ) -> dict[str, dict[str, int]]:
+        """Count, for each facet value, the letters with a matching chunk that has it."""
+
+    def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
+        """Return the number of letters with at least one matching chunk."""
+
+    def stats(
+        self, query: ParsedQuery | None, filters: Filters, by: str
+    ) -> dict[str, dict[str, int]]:
+        """Count items per value of `by` and per decision ("upheld"/"overturned")."""
+
+    def letter(self, letter_id: str) -> dict[str, Any] | None:
+        """Return a letter's record, text and original text, or None."""
+
+    def letter_chunks(self, letter_id: str) -> list[dict[str, Any]]:
+        """Return a letter's chunk documents in order, each with its `embedding` list."""
+
+    def close(self) -> None:
+        """Release files and connections."""
