@@ -28,7 +28,7 @@ def _embedder(ctx: click.Context, store: Store):
     from .stores import data_dir
 
     if getattr(store, "name", "") == "embedded":
-        cache = Path(store.path) / "embeddings.sqlite"
+        cache = Path(store.root) / "embeddings.sqlite"
     else:
         cache = data_dir(ctx.obj.get("data_dir")) / "embeddings.sqlite"
         cache.parent.mkdir(parents=True, exist_ok=True)

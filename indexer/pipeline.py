@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .chunking import chunk_letter
 from .documents import LetterDocs, letter_docs
@@ -25,6 +26,7 @@ class IndexSummary:
     chunks: int = 0
     seconds: float = 0.0
     embedded: int = 0  # texts run through the model (the rest came from cache or duplicates)
+    replaced: int = 0  # earlier versions removed because their file now holds another letter
 
 
 def read_letters(paths: list[str], on_error: Callable[[str, str], None]) -> Iterator[LetterDocs]:
@@ -56,7 +58,14 @@ def index_letters(
     """Embed and write letters in batches; a batch is written whole or not at all."""
     summary = IndexSummary()
     started = time.perf_counter()
-    known = {} if force else store.fingerprints()
+    indexed = store.fingerprints()
+    known = {} if force else indexed
+    # A letter without a case number has an id derived from its text: when its file changes,
+    # so does its id, and the version indexed from that file before must go.
+    by_source: dict[str, set[str]] = {}
+    for letter_id, (source, _) in indexed.items():
+        by_source.setdefault(_same_file(source), set()).add(letter_id)
+    stale: set[str] = set()
     seen: set[str] = set()
     batch: list[LetterDocs] = []
 
@@ -92,6 +101,7 @@ def index_letters(
             )
             continue
         seen.add(docs.letter_id)
+        stale |= by_source.get(_same_file(docs.source), set()) - {docs.letter_id}
         if known.get(docs.letter_id) == (docs.source, docs.fingerprint):
             summary.skipped += 1
             if progress:
@@ -101,5 +111,12 @@ def index_letters(
         if len(batch) >= batch_size:
             flush()
     flush()
+    stale -= seen
+    if stale:
+        summary.replaced = store.delete(sorted(stale))
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _same_file(source: str) -> str:
+    return str(Path(source).resolve())

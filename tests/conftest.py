@@ -31,3 +31,37 @@ def tokenizer():
     from indexer.model import load_tokenizer
 
     return load_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory):
+    """The real embedding model, loaded once, with a session-wide embedding cache."""
+    from indexer.embedder import Embedder
+
+    return Embedder(cache_path=tmp_path_factory.mktemp("embeddings") / "cache.sqlite")
+
+
+def index_samples(store, embedder, paths=None):
+    """Index the bundled sample letters (or `paths`) into `store`; return the summary."""
+    from indexer.pipeline import index_letters, read_letters
+
+    errors: list = []
+    summary = index_letters(
+        read_letters([str(p) for p in (paths or [SAMPLES])], lambda *e: errors.append(e)),
+        store,
+        embedder,
+    )
+    assert errors == []
+    return summary
+
+
+def elasticsearch_store(prefix: str = "imr-test"):
+    """A store on the Elasticsearch at ELASTICSEARCH_URL with a fresh random alias."""
+    import os
+    import uuid
+
+    from indexer.stores.elasticsearch import ElasticsearchStore
+
+    if not os.environ.get("ELASTICSEARCH_URL"):
+        pytest.skip("ELASTICSEARCH_URL is not set (no live Elasticsearch to test against)")
+    return ElasticsearchStore.from_env(index=f"{prefix}-{uuid.uuid4().hex[:12]}")

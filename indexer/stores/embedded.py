@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, replace
@@ -63,10 +65,30 @@ class EmbeddedStore:
 
     name = "embedded"
 
-    def __init__(self, data_dir: Path | str, dims: int = 384) -> None:
-        self.path = Path(data_dir)
-        self.path.mkdir(parents=True, exist_ok=True)
+    def __init__(self, data_dir: Path | str, dims: int = 384, index_dir: str | None = None) -> None:
+        """Open (creating if needed) the active index under `data_dir`, or the named `index_dir`."""
+        self.root = Path(data_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
         self.dims = dims
+        # A store opened on a named index (a rebuild in progress) never follows ACTIVE.
+        self._pinned = index_dir is not None
+        self._open(index_dir or self._active_name() or self._create_active())
+
+    def _active_name(self) -> str | None:
+        try:
+            return (self.root / "ACTIVE").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _create_active(self) -> str:
+        name = _new_index_name()
+        _write_atomically(self.root / "ACTIVE", name)
+        return name
+
+    def _open(self, name: str) -> None:
+        self.index_name = name
+        self.path = self.root / name
+        self.path.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path / "store.sqlite", timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -75,10 +97,45 @@ class EmbeddedStore:
         self._columns: _Columns | None = None
         self._columns_generation = -1
 
+    def _follow_active(self) -> None:
+        """Switch to the index ACTIVE names, if a rebuild has replaced ours since we opened it."""
+        if self._pinned:
+            return
+        name = self._active_name()
+        if name and name != self.index_name:
+            self._db.close()
+            self._open(name)
+
+    # -- rebuilding ------------------------------------------------------------------------
+
+    def begin_reindex(self) -> str:
+        """Start a rebuild into a new index directory; searches keep using the active one."""
+        return _new_index_name()
+
+    def reindex_target(self, name: str) -> EmbeddedStore:
+        """Return a store writing into the rebuild `name`."""
+        return EmbeddedStore(self.root, self.dims, index_dir=name)
+
+    def finish_reindex(self, name: str) -> None:
+        """Make the rebuild the active index (one atomic rename) and delete the old one."""
+        if not (self.root / name / "store.sqlite").is_file():
+            raise ValueError(f"no rebuilt index {name!r} in {self.root}")
+        old = self.index_name
+        _write_atomically(self.root / "ACTIVE", name)
+        self._follow_active()
+        if old != name:
+            shutil.rmtree(self.root / old, ignore_errors=True)
+
+    def abort_reindex(self, name: str) -> None:
+        """Throw a rebuild away; the active index is untouched."""
+        if name != self.index_name:
+            shutil.rmtree(self.root / name, ignore_errors=True)
+
     # -- writing ---------------------------------------------------------------------------
 
     def upsert(self, letters: list[LetterDocs]) -> IndexReport:
         """Write whole letters, replacing earlier versions, in one transaction; then sync text."""
+        self._follow_active()
         report = IndexReport()
         if not letters:
             return report
@@ -167,11 +224,13 @@ class EmbeddedStore:
 
     def fingerprints(self) -> dict[str, tuple[str, str]]:
         """Return letter_id -> (source, fingerprint) for every indexed letter."""
+        self._follow_active()
         rows = self._db.execute("SELECT letter_id, source, fingerprint FROM letters")
         return {letter_id: (source, fp) for letter_id, source, fp in rows}
 
     def counts(self) -> tuple[int, int]:
         """Return the number of letters and of chunks indexed."""
+        self._follow_active()
         letters = self._db.execute("SELECT count(*) FROM letters").fetchone()[0]
         chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return letters, chunks
@@ -277,6 +336,7 @@ class EmbeddedStore:
         return int(row[0]) if row else 0
 
     def _cols(self) -> _Columns:
+        self._follow_active()
         generation = self._generation(self._db)
         if self._columns is None or generation != self._columns_generation:
             self._columns = _Columns.load(self._db, self.dims)
@@ -330,6 +390,16 @@ class EmbeddedStore:
             ):
                 out[chunk_id] = json.loads(doc)
         return out
+
+
+def _new_index_name() -> str:
+    return time.strftime("index-%Y%m%dT%H%M%S", time.gmtime()) + f"-{secrets.token_hex(3)}"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 class _transaction:
@@ -525,7 +595,7 @@ class _TextIndex:
         writer = self.index.writer(heap_size=64_000_000, num_threads=1)
         try:
             for letter_id in letter_ids:
-                writer.delete_documents("letter_id", letter_id)
+                writer.delete_documents_by_term("letter_id", letter_id)
             for row, doc in chunks:
                 writer.add_document(self._document(row, doc))
             writer.commit()
@@ -631,7 +701,8 @@ class _TextIndex:
             result = searcher.search(q, max(size, 1), count=True)
         addresses = [addr for _, addr in result.hits]
         rows = searcher.fast_field_values("row", addresses) if addresses else []
-        scores = [float(score) for score, _ in result.hits]
+        # Sorted by date, tantivy gives the date (or None) in place of a score.
+        scores = [float(score) if sort != "newest" else 0.0 for score, _ in result.hits]
         return list(rows), scores, int(result.count)
 
     def all_rows(self, query: ParsedQuery) -> list[int]:

@@ -1,0 +1,1177 @@
+"""The Elasticsearch back end.
+
+Every request body is built by a pure, module-level function (``build_*``, ``chunk_actions``,
+``letter_actions``) that the tests compare with literal bodies and validate strictly against
+Elastic's OpenAPI document; `ElasticsearchStore` only sends them and reads the answers.
+
+Indices and aliases
+-------------------
+Two aliases are the store's names: ``<alias>`` (chunk documents, one per chunk, ``_id`` =
+chunk_id) and ``<alias>-letters`` (one record per letter, ``_id`` = letter_id). Each points at
+one concrete index of a *generation*: ``<alias>-<stamp>`` and ``<alias>-letters-<stamp>``, where
+``<stamp>`` is the UTC creation time (``20261123t154300123456z``). Searches and reads always go
+through the aliases; writes go through them too, except during a rebuild.
+
+Rebuilding the index (the ``imr-search reindex`` command)::
+
+    gen = store.begin_reindex()      # creates a new, empty generation; writes now go to it
+    try:
+        for batch in batches:
+            store.upsert(batch)      # indexes into the new generation; searches still
+                                     # see the old one through the aliases
+    except BaseException:
+        store.abort_reindex(gen)     # deletes the new generation; aliases untouched
+        raise
+    store.finish_reindex(gen)        # ONE atomic _aliases request moves both aliases, then
+                                     # (only if it succeeded) the old indices are deleted
+
+The building blocks are public too: `create_generation`, `use_generation`, `swap_aliases`,
+`drop_indices`.
+
+Upsert order
+------------
+`upsert` never leaves a letter absent from the index: it (1) indexes the new chunk documents
+under their stable ids (a chunk that still exists is overwritten in place), (2) indexes the
+letter records of the letters whose chunks were all accepted (the record carries the
+fingerprint, so it is the "commit" of a letter), (3) deletes, by query, the chunks of those
+letters whose ids are not among the new ones (left-overs of a longer earlier version), then
+(4) refreshes. A letter with any rejected chunk is reported in `IndexReport.failed`; its record
+is not written, so an earlier version's fingerprint (or none) stays and the next incremental
+run tries it again, and its stale chunks are not deleted.
+
+Scores
+------
+Keyword hits carry Elasticsearch's BM25 score. The embedding field uses ``dot_product``
+similarity over unit vectors, for which Elasticsearch scores a kNN hit ``(1 + dot) / 2``;
+`knn` converts that back to the cosine similarity ``2 * score - 1`` so that both stores report
+the same number.
+
+Errors
+------
+A connection failure, time-out, TLS failure, rejected credentials or an unavailable or
+overloaded cluster (HTTP 429/502/503/504) raises `StoreUnavailable` (the service answers 503);
+any other error answer raises `StoreError` (its base class). Messages name the URL without
+credentials. The client retries a failed or timed-out request `max_retries` times (default 1),
+so a cluster that does not answer costs at most (1 + max_retries) * request_timeout; bulk and
+delete-by-query requests get the longer `bulk_timeout`. Reads of a store never written (no
+index behind the alias) answer empty results rather than failing.
+
+Requirements
+------------
+Elasticsearch 9 (the 9.x client sends its compatibility headers). `letter_chunks` asks for
+``_source.exclude_vectors: false``: recent releases (9.2 on, and serverless) leave dense vectors
+out of the `_source` they return unless asked; a release older than that option (9.0) would
+refuse the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from ..documents import LetterDocs
+from ..query_text import Clause, ParsedQuery
+from ..schema import DATE_FIELDS, EMBEDDING_DIMS, TEXT_BOOSTS, fields, index_definition
+from .base import ChunkHit, Filters, IndexReport
+from .base import StoreUnavailable as BaseStoreUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://localhost:9200"
+DEFAULT_ALIAS = "imr-chunks"
+#: Suffix of the letters alias and of its concrete indices.
+LETTERS_SUFFIX = "-letters"
+
+#: simple_query_string fields, with the boosts both back ends share.
+TEXT_QUERY_FIELDS = [f"{name}^{boost:.1f}" for name, boost in TEXT_BOOSTS.items()]
+#: The user's words are already free of query syntax (`parse_query` strips it); only phrases
+#: and whitespace keep a meaning, so a stray operator can never change what a query means.
+TEXT_QUERY_FLAGS = "PHRASE|WHITESPACE"
+HIGHLIGHT_FIELDS = ("text", "request")
+FRAGMENT_SIZE = 180
+NUMBER_OF_FRAGMENTS = 2
+FACET_SIZE = 200
+STATS_SIZE = 500
+#: Cardinality is exact in practice below this many letters (Elasticsearch's maximum).
+PRECISION_THRESHOLD = 40000
+MAX_KNN_CANDIDATES = 10000
+#: Most chunk ids a single `terms` clause carries (Elasticsearch's index.max_terms_count is
+#: 65536 by default).
+MAX_TERMS = 50000
+LETTER_CHUNKS_SIZE = 10000
+SORTS = ("relevance", "newest")
+LETTER_FIELDS = ("letter_id", "source", "fingerprint", "chunk_count", "indexed_at", "record",
+                 "text", "original_text")  # fmt: skip
+
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+class StoreError(Exception):
+    """Elasticsearch answered a request with an error."""
+
+
+class StoreUnavailable(StoreError, BaseStoreUnavailable):
+    """Elasticsearch cannot be reached or cannot serve now (the service answers HTTP 503)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Field checks
+
+
+def _field_types() -> dict[str, str]:
+    return {f.name: f.type for f in fields()}
+
+
+def _keyword_field(name: str, what: str) -> str:
+    if _field_types().get(name) != "keyword":
+        raise ValueError(f"{what}: {name!r} is not a keyword field of mappings/chunks.json")
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Query bodies (pure)
+
+
+def build_filter_clauses(filters: Filters) -> list[dict[str, Any]]:
+    """Return the `filter` clauses of `filters` (not the letter exclusions: see
+    `build_exclusion_clauses`).
+
+    One `terms` per facet (its values OR'ed; facets AND'ed as separate clauses; a facet given no
+    values restricts nothing), a `range` per date field (`gte`/`lte`, strict_date), a `terms`
+    on chunk_id for `chunk_ids` (an empty tuple matches nothing), `term` on `section` and
+    `term` `window: 0` for `first_window_only`.
+    """
+    clauses: list[dict[str, Any]] = []
+    for name, values in filters.terms:
+        _keyword_field(name, "facet filter")
+        if values:
+            clauses.append({"terms": {name: list(values)}})
+    for name, start, end in filters.date_ranges:
+        if name not in DATE_FIELDS:
+            raise ValueError(f"date filter: {name!r} is not one of {DATE_FIELDS}")
+        bounds: dict[str, Any] = {}
+        if start:
+            bounds["gte"] = start
+        if end:
+            bounds["lte"] = end
+        if bounds:
+            clauses.append({"range": {name: {**bounds, "format": "strict_date"}}})
+    if filters.chunk_ids is not None:
+        clauses.append({"terms": {"chunk_id": list(filters.chunk_ids)}})
+    if filters.section is not None:
+        clauses.append({"term": {"section": filters.section}})
+    if filters.first_window_only:
+        clauses.append({"term": {"window": 0}})
+    return clauses
+
+
+def build_exclusion_clauses(filters: Filters) -> list[dict[str, Any]]:
+    """Return the `must_not` clauses of `filters`: the excluded letters."""
+    if not filters.exclude_letter_ids:
+        return []
+    return [{"terms": {"letter_id": list(filters.exclude_letter_ids)}}]
+
+
+def _clause_text(clause: Clause) -> str:
+    return f'"{clause.text}"' if clause.phrase else clause.text
+
+
+def _simple_query(clauses: Iterable[Clause]) -> dict[str, Any]:
+    return {
+        "simple_query_string": {
+            "query": " ".join(_clause_text(c) for c in clauses),
+            "fields": list(TEXT_QUERY_FIELDS),
+            "default_operator": "or",
+            "flags": TEXT_QUERY_FLAGS,
+        }
+    }
+
+
+def build_text_query(query: ParsedQuery | None) -> dict[str, Any]:
+    """Return the BM25 query of the user's words.
+
+    `match_all` for None (or a query without clauses). Otherwise a `bool`: each required
+    (+) clause is a `must` of its own, the optional clauses one `should` (at least one must
+    match when nothing is required), and the excluded clauses one `must_not` (any of them
+    excludes). Each is a `simple_query_string` over the text fields with their boosts, phrases
+    in quotes. Exclusions are never put in the positive query string: with
+    `default_operator: or`, `-foo bar` means "bar OR NOT foo", which matches nearly everything.
+    A query of exclusions only matches everything else.
+    """
+    if query is None or not query.clauses:
+        return {"match_all": {}}
+    required = [c for c in query.clauses if c.occur == "must"]
+    optional = [c for c in query.clauses if c.occur == "should"]
+    excluded = list(query.negative)
+    body: dict[str, Any] = {}
+    if required:
+        body["must"] = [_simple_query([c]) for c in required]
+    if optional:
+        body["should"] = [_simple_query(optional)]
+    if not required and not optional:
+        body["must"] = [{"match_all": {}}]
+    if excluded:
+        body["must_not"] = [_simple_query(excluded)]
+    return {"bool": body}
+
+
+def build_query(query: ParsedQuery | None, filters: Filters) -> dict[str, Any]:
+    """Return the search query: the text query as `must` (or, for `also_chunk_ids`, the text
+    query or those chunks), the filters, the exclusions."""
+    text = build_text_query(query)
+    if filters.also_chunk_ids:
+        text = {
+            "bool": {
+                "should": [text, {"terms": {"chunk_id": list(filters.also_chunk_ids)}}],
+                "minimum_should_match": 1,
+            }
+        }
+    body: dict[str, Any] = {"must": [text]}
+    clauses = build_filter_clauses(filters)
+    if clauses:
+        body["filter"] = clauses
+    excluded = build_exclusion_clauses(filters)
+    if excluded:
+        body["must_not"] = excluded
+    return {"bool": body}
+
+
+def build_highlight(highlight_query: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the highlight request: <mark> tags, HTML-escaped text, two ~180-char fragments."""
+    body: dict[str, Any] = {
+        "pre_tags": ["<mark>"],
+        "post_tags": ["</mark>"],
+        "encoder": "html",
+        "fragment_size": FRAGMENT_SIZE,
+        "number_of_fragments": NUMBER_OF_FRAGMENTS,
+        "fields": {name: {} for name in HIGHLIGHT_FIELDS},
+    }
+    if highlight_query is not None:
+        body["highlight_query"] = highlight_query
+    return body
+
+
+def build_sort(sort: str) -> list[Any]:
+    """Return the sort of `sort` ("relevance" or "newest")."""
+    if sort == "relevance":
+        return ["_score"]
+    if sort == "newest":
+        return [{"decision_date": {"order": "desc", "missing": "_last"}}, "_score"]
+    raise ValueError(f"unknown sort {sort!r} (expected one of {SORTS})")
+
+
+def _has_words(query: ParsedQuery | None) -> bool:
+    return query is not None and bool(query.positive)
+
+
+def build_keyword_search(
+    query: ParsedQuery | None, filters: Filters, size: int, sort: str = "relevance"
+) -> dict[str, Any]:
+    """Return the body of a keyword search: the best `size` chunks, the exact total, highlights
+    (when the query has words to highlight)."""
+    if size < 0:
+        raise ValueError(f"size must not be negative, not {size}")
+    body: dict[str, Any] = {
+        "query": build_query(query, filters),
+        "size": size,
+        "_source": {"excludes": ["embedding"]},
+        "track_total_hits": True,
+        "sort": build_sort(sort),
+    }
+    if _has_words(query):
+        body["highlight"] = build_highlight()
+    return body
+
+
+def num_candidates(k: int) -> int:
+    """Return the kNN candidates per shard for `k` results: max(100, 4k), at most 10000."""
+    return min(MAX_KNN_CANDIDATES, max(100, 4 * k))
+
+
+def query_vector(vector: Any) -> list[float]:
+    """Return `vector` as a list of floats, checking its length."""
+    values = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if values.shape[0] != EMBEDDING_DIMS:
+        raise ValueError(f"expected a vector of {EMBEDDING_DIMS} numbers, got {values.shape[0]}")
+    if not np.isfinite(values).all():
+        raise ValueError("the vector holds NaN or infinite values")
+    return values.tolist()
+
+
+def build_knn_search(vector: Any, filters: Filters, k: int) -> dict[str, Any]:
+    """Return the body of a kNN search: the `k` nearest chunks among those the filters allow.
+
+    The filters go inside `knn.filter`, so they restrict the candidates (a post-filter would
+    return fewer than `k` hits).
+    """
+    if not 1 <= k <= MAX_KNN_CANDIDATES:
+        raise ValueError(f"k must be between 1 and {MAX_KNN_CANDIDATES}, not {k}")
+    knn: dict[str, Any] = {
+        "field": "embedding",
+        "query_vector": query_vector(vector),
+        "k": k,
+        "num_candidates": num_candidates(k),
+    }
+    clauses = build_filter_clauses(filters)
+    excluded = build_exclusion_clauses(filters)
+    if excluded:
+        clauses.append({"bool": {"must_not": excluded}})
+    if clauses:
+        knn["filter"] = clauses
+    return {"knn": knn, "size": k, "_source": {"excludes": ["embedding"]}}
+
+
+def _letters_cardinality() -> dict[str, Any]:
+    return {"cardinality": {"field": "letter_id", "precision_threshold": PRECISION_THRESHOLD}}
+
+
+def build_facet_aggs(
+    query: ParsedQuery | None, filters: Filters, facets: Iterable[str]
+) -> dict[str, Any]:
+    """Return the body counting, per value of each facet, the LETTERS with a matching chunk.
+
+    The buckets are ordered by that letter count (then value), so the top `FACET_SIZE` are the
+    values with most letters, not most chunks. Disjunctive counting is the caller's job.
+    """
+    aggs = {}
+    for name in facets:
+        _keyword_field(name, "facet")
+        aggs[name] = {
+            "terms": {
+                "field": name,
+                "size": FACET_SIZE,
+                "order": [{"letters": "desc"}, {"_key": "asc"}],
+            },
+            "aggregations": {"letters": _letters_cardinality()},
+        }
+    return {"size": 0, "query": build_query(query, filters), "aggregations": aggs}
+
+
+def build_count_letters(query: ParsedQuery | None, filters: Filters) -> dict[str, Any]:
+    """Return the body counting the letters with at least one matching chunk."""
+    return {
+        "size": 0,
+        "query": build_query(query, filters),
+        "aggregations": {"letters": _letters_cardinality()},
+    }
+
+
+def build_stats_aggs(query: ParsedQuery | None, filters: Filters, by: str) -> dict[str, Any]:
+    """Return the body counting items per value of `by` and per decision.
+
+    Only item chunks, first window (each item counted once), whatever `filters` says about
+    sections and windows.
+    """
+    _keyword_field(by, "stats")
+    items = replace(filters, section="item", first_window_only=True)
+    return {
+        "size": 0,
+        "query": build_query(query, items),
+        "aggregations": {
+            "by": {
+                "terms": {"field": by, "size": STATS_SIZE},
+                "aggregations": {"decision": {"terms": {"field": "decision", "size": 10}}},
+            }
+        },
+    }
+
+
+def build_highlight_search(query: ParsedQuery | None, chunk_ids: Iterable[str]) -> dict[str, Any]:
+    """Return the body fetching highlights of the query's words in the given chunks.
+
+    The chunks are selected by id whether or not they match the words (e.g. semantic results);
+    the words (only those that can match) are the highlight query.
+    """
+    ids = list(dict.fromkeys(chunk_ids))
+    positive = ParsedQuery(query.positive) if query is not None else None
+    return {
+        "query": {"terms": {"chunk_id": ids}},
+        "size": len(ids),
+        "_source": False,
+        "highlight": build_highlight(build_text_query(positive)),
+    }
+
+
+def build_letter_chunks_search(letter_id: str) -> dict[str, Any]:
+    """Return the body fetching a letter's chunks in order, embeddings included.
+
+    Recent Elasticsearch releases leave vectors out of `_source` unless `exclude_vectors` is
+    false.
+    """
+    return {
+        "query": {"term": {"letter_id": letter_id}},
+        "size": LETTER_CHUNKS_SIZE,
+        "sort": [
+            {"item_index": {"order": "asc", "missing": "_first"}},
+            {"window": {"order": "asc"}},
+            {"chunk_id": {"order": "asc"}},
+        ],
+        "_source": {"exclude_vectors": False},
+    }
+
+
+def build_fingerprints_search() -> dict[str, Any]:
+    """Return the search body `fingerprints` scans the letters alias with."""
+    return {
+        "query": {"match_all": {}},
+        "_source": {"includes": ["letter_id", "source", "fingerprint"]},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Index, alias and delete bodies (pure)
+
+
+def build_index_body(
+    kind: str, synonyms: Iterable[str], shards: int = 1, replicas: int = 0
+) -> dict[str, Any]:
+    """Return the create-index body of `kind` ("chunks" or "letters") from mappings/, with the
+    drug synonyms filled into the chunks' search analyzer, and the shard and replica counts."""
+    if kind not in ("chunks", "letters"):
+        raise ValueError(f"unknown index kind {kind!r} (expected 'chunks' or 'letters')")
+    body = copy.deepcopy(index_definition(kind))
+    settings = {
+        "number_of_shards": shards,
+        "number_of_replicas": replicas,
+        **body.get("settings", {}),
+    }
+    if kind == "chunks":
+        settings["analysis"]["filter"]["imr_drug_synonyms"]["synonyms"] = list(synonyms)
+    return {"settings": settings, "mappings": body["mappings"]}
+
+
+def build_alias_actions(
+    removes: Iterable[tuple[str, str]], adds: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
+    """Return one `_aliases` body: remove each (index, alias), then add each (index, alias) as
+    the alias's write index. Elasticsearch applies all actions atomically. `must_exist` makes
+    the request fail (changing nothing) when another process moved an alias meanwhile."""
+    actions: list[dict[str, Any]] = [
+        {"remove": {"index": index, "alias": alias, "must_exist": True}} for index, alias in removes
+    ]
+    actions += [
+        {"add": {"index": index, "alias": alias, "is_write_index": True}} for index, alias in adds
+    ]
+    return {"actions": actions}
+
+
+def build_stale_chunks_query(new_chunk_ids: dict[str, list[str]]) -> dict[str, Any]:
+    """Return the `_delete_by_query` body removing chunks of the given letters (letter_id ->
+    its new chunk ids) that are not among their new chunks."""
+    body: dict[str, Any] = {"filter": [{"terms": {"letter_id": list(new_chunk_ids)}}]}
+    keep = [cid for ids in new_chunk_ids.values() for cid in ids]
+    if keep:
+        body["must_not"] = [{"terms": {"chunk_id": keep}}]
+    return {"query": {"bool": body}}
+
+
+def build_delete_letters_query(letter_ids: Iterable[str]) -> dict[str, Any]:
+    """Return the `_delete_by_query` body removing every document of the given letters."""
+    return {"query": {"terms": {"letter_id": list(letter_ids)}}}
+
+
+def _batches_by_terms(new_chunk_ids: dict[str, list[str]]) -> Iterator[dict[str, list[str]]]:
+    """Split letter_id -> chunk ids into groups whose `terms` lists stay under MAX_TERMS."""
+    group: dict[str, list[str]] = {}
+    size = 0
+    for letter_id, ids in new_chunk_ids.items():
+        if group and size + len(ids) + 1 > MAX_TERMS:
+            yield group
+            group, size = {}, 0
+        group[letter_id] = ids
+        size += len(ids) + 1
+    if group:
+        yield group
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk actions (pure generators)
+
+
+def vectors_problem(letter: LetterDocs) -> str | None:
+    """Return why a letter's vectors cannot be indexed, or None when they can."""
+    if letter.vectors is None:
+        return "no embedding vectors"
+    shape = getattr(letter.vectors, "shape", None)
+    if shape != (len(letter.chunks), EMBEDDING_DIMS):
+        return (
+            f"embedding vectors of shape {shape}, expected {(len(letter.chunks), EMBEDDING_DIMS)}"
+        )
+    if not np.isfinite(letter.vectors).all():
+        return "embedding vectors hold NaN or infinite values"
+    return None
+
+
+def chunk_actions(letters: Iterable[LetterDocs], index: str) -> Iterator[dict[str, Any]]:
+    """Yield the bulk `index` action of every chunk of `letters`: `_id` = chunk_id, the chunk
+    document plus its `embedding` as a list of floats."""
+    for letter in letters:
+        vectors = np.asarray(letter.vectors, dtype=np.float32)
+        for doc, vector in zip(letter.chunks, vectors, strict=True):
+            yield {
+                "_op_type": "index",
+                "_index": index,
+                "_id": doc["chunk_id"],
+                "_source": {**doc, "embedding": vector.tolist()},
+            }
+
+
+def letter_document(letter: LetterDocs, indexed_at: str) -> dict[str, Any]:
+    """Return the letters-index record of a letter."""
+    return {
+        "letter_id": letter.letter_id,
+        "source": letter.source,
+        "fingerprint": letter.fingerprint,
+        "chunk_count": len(letter.chunks),
+        "indexed_at": indexed_at,
+        "record": letter.record,
+        "text": letter.text,
+        "original_text": letter.original_text,
+    }
+
+
+def letter_actions(
+    letters: Iterable[LetterDocs], index: str, indexed_at: str
+) -> Iterator[dict[str, Any]]:
+    """Yield the bulk `index` action of each letter's record: `_id` = letter_id."""
+    for letter in letters:
+        yield {
+            "_op_type": "index",
+            "_index": index,
+            "_id": letter.letter_id,
+            "_source": letter_document(letter, indexed_at),
+        }
+
+
+def _bulk_error(item: dict[str, Any]) -> str:
+    exception = item.get("exception")
+    if exception is not None:  # the whole bulk request failed (streaming_bulk's own item)
+        return f"HTTP {item.get('status', '?')} {_api_reason(exception)}"
+    error = item.get("error")
+    if isinstance(error, dict):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}".strip()
+        cause = error.get("caused_by")
+        if isinstance(cause, dict) and cause.get("reason"):
+            text += f" ({cause.get('type', 'caused_by')}: {cause['reason']})"
+        return text
+    if error:
+        return str(error)
+    return f"HTTP {item.get('status', '?')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Hits
+
+
+def _hit(raw: dict[str, Any], score: float | None = None) -> ChunkHit:
+    doc = dict(raw.get("_source") or {})
+    doc.pop("embedding", None)
+    highlight = raw.get("highlight") or {}
+    fragments = [frag for name in HIGHLIGHT_FIELDS for frag in highlight.get(name, [])]
+    return ChunkHit(
+        chunk_id=doc.get("chunk_id", raw.get("_id", "")),
+        letter_id=doc.get("letter_id", ""),
+        score=float(raw.get("_score") or 0.0) if score is None else score,
+        highlights=list(dict.fromkeys(fragments)),
+        doc=doc,
+    )
+
+
+def cosine_from_score(score: float) -> float:
+    """Return the cosine similarity of a kNN hit from its `dot_product` score `(1 + dot) / 2`."""
+    return 2.0 * float(score) - 1.0
+
+
+def redact_url(url: str) -> str:
+    """Return `url` without user name and password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A pair of concrete indices built together: the chunks index and the letters index."""
+
+    stamp: str
+    chunks_index: str
+    letters_index: str
+
+    @property
+    def indices(self) -> tuple[str, str]:
+        """Both index names."""
+        return (self.chunks_index, self.letters_index)
+
+
+def generation_names(alias: str, stamp: str) -> Generation:
+    """Return the generation of `alias` with the given stamp."""
+    return Generation(stamp, f"{alias}-{stamp}", f"{alias}{LETTERS_SUFFIX}-{stamp}")
+
+
+def new_stamp(now: datetime | None = None) -> str:
+    """Return a generation stamp: the UTC time, down to microseconds, lower case."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y%m%dt%H%M%S%fz")
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+class ElasticsearchStore:
+    """The search store on an Elasticsearch 9 cluster (see the module docstring)."""
+
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        index: str = DEFAULT_ALIAS,
+        *,
+        api_key: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        verify_certs: bool = True,
+        ca_certs: str | None = None,
+        request_timeout: float = 10.0,
+        client: Any = None,
+        shards: int = 1,
+        replicas: int = 0,
+        max_retries: int = 1,
+        bulk_timeout: float = 120.0,
+    ) -> None:
+        if not _INDEX_NAME.match(index) or len(index) > 200:
+            raise ValueError(
+                f"invalid index alias {index!r}: lower-case letters, digits, '-', '_', '.'"
+            )
+        self.alias = index
+        self.letters_alias = index + LETTERS_SUFFIX
+        self.url = redact_url(url or DEFAULT_URL)
+        self.shards = shards
+        self.replicas = replicas
+        self.request_timeout = request_timeout
+        self.bulk_timeout = max(bulk_timeout, request_timeout)
+        self._target: Generation | None = None
+        self._ensured = False
+        self._secrets = [s for s in (api_key, password) if s]
+        if client is None:
+            from elasticsearch import Elasticsearch
+
+            kwargs: dict[str, Any] = {
+                "request_timeout": request_timeout,
+                "retry_on_timeout": True,
+                "max_retries": max_retries,
+            }
+            if api_key:
+                kwargs["api_key"] = api_key
+            if username or password:
+                kwargs["basic_auth"] = (username or "", password or "")
+            if (url or DEFAULT_URL).lower().startswith("https:"):
+                kwargs["verify_certs"] = verify_certs
+                if ca_certs:
+                    kwargs["ca_certs"] = ca_certs
+            client = Elasticsearch(url or DEFAULT_URL, **kwargs)
+        self.client = client
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **kwargs: Any) -> ElasticsearchStore:
+        """Build a store from ELASTICSEARCH_URL (default http://localhost:9200),
+        ELASTICSEARCH_API_KEY, ELASTICSEARCH_USERNAME, ELASTICSEARCH_PASSWORD,
+        ELASTICSEARCH_CA_CERTS, ELASTICSEARCH_VERIFY_CERTS ("false" disables),
+        IMR_SEARCH_ES_INDEX (the alias, default imr-chunks), IMR_SEARCH_ES_SHARDS and
+        IMR_SEARCH_ES_REPLICAS (for new indices, default 1 and 0)."""
+        env = os.environ if environ is None else environ
+        verify = env.get("ELASTICSEARCH_VERIFY_CERTS", "true").strip().lower()
+        options: dict[str, Any] = {
+            "api_key": env.get("ELASTICSEARCH_API_KEY") or None,
+            "username": env.get("ELASTICSEARCH_USERNAME") or None,
+            "password": env.get("ELASTICSEARCH_PASSWORD") or None,
+            "ca_certs": env.get("ELASTICSEARCH_CA_CERTS") or None,
+            "verify_certs": verify not in ("false", "0", "no", "off"),
+            "shards": int(env.get("IMR_SEARCH_ES_SHARDS") or 1),
+            "replicas": int(env.get("IMR_SEARCH_ES_REPLICAS") or 0),
+        }
+        options.update(kwargs)
+        return cls(
+            env.get("ELASTICSEARCH_URL") or None,
+            env.get("IMR_SEARCH_ES_INDEX") or DEFAULT_ALIAS,
+            **options,
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _clean(self, text: str) -> str:
+        text = re.sub(r"//[^/@\s]*@", "//", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def _calls(self, action: str) -> Iterator[None]:
+        """Turn the client's exceptions into StoreUnavailable / StoreError."""
+        from elastic_transport import ConnectionError as TransportConnectionError
+        from elastic_transport import ConnectionTimeout
+        from elasticsearch import (
+            ApiError,
+            AuthenticationException,
+            AuthorizationException,
+            UnsupportedProductError,
+        )
+
+        where = f"Elasticsearch at {self.url}"
+        try:
+            yield
+        except StoreError:
+            raise
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            reason = self._clean(f"{type(exc).__name__}: {exc}")
+            raise StoreUnavailable(f"{where} is not reachable: {reason}") from None
+        except UnsupportedProductError:
+            raise StoreUnavailable(f"{where} is not Elasticsearch") from None
+        except (AuthenticationException, AuthorizationException) as exc:
+            raise StoreUnavailable(
+                f"{where} refused the credentials while {action} (HTTP {exc.status_code})"
+            ) from None
+        except ApiError as exc:
+            reason = self._clean(_api_reason(exc))
+            message = f"{where} failed {action}: HTTP {exc.status_code} {reason}"
+            if exc.status_code in (429, 502, 503, 504):
+                raise StoreUnavailable(message) from None
+            raise StoreError(message) from exc
+
+    def _slow(self) -> Any:
+        """The client with the longer time-out of bulk and delete-by-query requests."""
+        return self.client.options(request_timeout=self.bulk_timeout)
+
+    def _alias_targets(self, alias: str) -> list[str]:
+        """Return the concrete indices `alias` points at ([] when it does not exist)."""
+        with self._calls(f"reading alias {alias}"):
+            resp = self.client.options(ignore_status=404).indices.get_alias(name=alias)
+        body = resp.body if hasattr(resp, "body") else resp
+        if resp.meta.status == 404:
+            return []
+        return sorted(name for name, info in body.items() if alias in (info.get("aliases") or {}))
+
+    def _write_targets(self) -> tuple[str, str]:
+        if self._target is not None:
+            return self._target.indices
+        if not self._ensured:
+            self.ensure_index()
+        return (self.alias, self.letters_alias)
+
+    @staticmethod
+    def _synonyms() -> list[str]:
+        from ..synonyms import synonym_rules
+
+        return list(synonym_rules())
+
+    # -- indices and generations ----------------------------------------------------------
+
+    def index_body(self, kind: str) -> dict[str, Any]:
+        """Return the create-index body of `kind` with this store's synonyms and shard counts."""
+        synonyms = self._synonyms() if kind == "chunks" else []
+        return build_index_body(kind, synonyms, self.shards, self.replicas)
+
+    def ensure_index(self) -> None:
+        """Create the indices behind each alias that does not exist yet, alias included."""
+        stamp = new_stamp()
+        gen = generation_names(self.alias, stamp)
+        for kind, alias, index in (
+            ("chunks", self.alias, gen.chunks_index),
+            ("letters", self.letters_alias, gen.letters_index),
+        ):
+            with self._calls(f"checking alias {alias}"):
+                exists = bool(self.client.indices.exists_alias(name=alias))
+            if exists:
+                continue
+            body = {**self.index_body(kind), "aliases": {alias: {"is_write_index": True}}}
+            with self._calls(f"creating index {index}"):
+                self._slow().indices.create(index=index, body=body)
+            log.info("created index %s behind alias %s", index, alias)
+        self._ensured = True
+
+    def create_generation(self) -> Generation:
+        """Create a new, empty pair of concrete indices (no alias points at them yet)."""
+        gen = generation_names(self.alias, new_stamp())
+        created: list[str] = []
+        try:
+            for kind, index in (("chunks", gen.chunks_index), ("letters", gen.letters_index)):
+                with self._calls(f"creating index {index}"):
+                    self._slow().indices.create(index=index, body=self.index_body(kind))
+                created.append(index)
+        except BaseException:
+            if created:
+                self.drop_indices(created, quiet=True)
+            raise
+        return gen
+
+    def use_generation(self, gen: Generation | None) -> None:
+        """Direct writes (`upsert`, `delete`) to `gen`'s indices, or back to the aliases."""
+        self._target = gen
+
+    def swap_aliases(self, gen: Generation) -> list[str]:
+        """Point both aliases at `gen` in ONE atomic `_aliases` request; return the indices they
+        pointed at before (now unused, not deleted). Raises and changes nothing on failure."""
+        removes: list[tuple[str, str]] = []
+        for alias, new in ((self.alias, gen.chunks_index), (self.letters_alias, gen.letters_index)):
+            removes += [(old, alias) for old in self._alias_targets(alias) if old != new]
+        adds = [(gen.chunks_index, self.alias), (gen.letters_index, self.letters_alias)]
+        body = build_alias_actions(removes, adds)
+        with self._calls(f"moving aliases {self.alias}, {self.letters_alias}"):
+            self.client.indices.update_aliases(body=body)
+        self._ensured = True
+        return sorted({old for old, _ in removes} - set(gen.indices))
+
+    def drop_indices(
+        self, names: Iterable[str], *, quiet: bool = False, check_aliases: bool = True
+    ) -> list[str]:
+        """Delete the given concrete indices of this store in one request; return their names.
+
+        Only names of this store's generations (`<alias>-...`, no wildcards) are deleted and,
+        with `check_aliases`, never one that an alias points at. With `quiet`, a failure is
+        logged instead of raised.
+        """
+        try:
+            mine = [
+                n for n in dict.fromkeys(names) if n.startswith(self.alias + "-") and "*" not in n
+            ]
+            if mine and check_aliases:
+                live = set(self._alias_targets(self.alias))
+                live |= set(self._alias_targets(self.letters_alias))
+                mine = [n for n in mine if n not in live]
+            if mine:
+                with self._calls(f"deleting indices {', '.join(mine)}"):
+                    self._slow().options(ignore_status=404).indices.delete(index=mine)
+            return mine
+        except StoreError as exc:
+            if not quiet:
+                raise
+            log.warning("%s", exc)
+            return []
+
+    def begin_reindex(self) -> Generation:
+        """Create a new generation and send this store's writes to it (see the module doc)."""
+        gen = self.create_generation()
+        self.use_generation(gen)
+        return gen
+
+    def finish_reindex(self, gen: Generation) -> list[str]:
+        """Refresh `gen`, switch both aliases to it atomically, then delete the old indices.
+
+        If the switch fails, the old indices are kept, the aliases are unchanged, writes still
+        go to `gen`, and the error is raised (call `abort_reindex`). A failure to delete the
+        old indices after a successful switch is only logged. Returns the indices deleted.
+        """
+        with self._calls(f"refreshing {', '.join(gen.indices)}"):
+            self._slow().indices.refresh(index=list(gen.indices))
+        old = self.swap_aliases(gen)
+        self.use_generation(None)
+        # The swap just moved the aliases off `old`, atomically: no need to look again.
+        return self.drop_indices(old, quiet=True, check_aliases=False)
+
+    def reindex_target(self, gen: Generation) -> ElasticsearchStore:
+        """Return the store that writes into the rebuild: this one, since `begin_reindex`."""
+        self.use_generation(gen)
+        return self
+
+    def drop_all(self) -> list[str]:
+        """Delete every index of this store's aliases (for tests and `imr-search` teardown)."""
+        names = self._alias_targets(self.alias) + self._alias_targets(self.letters_alias)
+        return self.drop_indices(names, quiet=False, check_aliases=False)
+
+    def abort_reindex(self, gen: Generation) -> None:
+        """Give up a rebuild: writes go back to the aliases and `gen`'s indices are deleted
+        (unless an alias already points at them)."""
+        self.use_generation(None)
+        self.drop_indices(gen.indices, quiet=True)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _bulk(self, actions: Iterator[dict[str, Any]]) -> Iterator[tuple[bool, dict[str, Any]]]:
+        from elasticsearch.helpers import streaming_bulk
+
+        return streaming_bulk(
+            self._slow(),
+            actions,
+            chunk_size=500,
+            max_chunk_bytes=20 * 1024 * 1024,
+            raise_on_error=False,
+            raise_on_exception=False,
+            max_retries=3,
+            initial_backoff=1,
+            max_backoff=30,
+        )
+
+    def upsert(self, letters: list[LetterDocs]) -> IndexReport:
+        """Write whole letters, replacing earlier versions (order: see the module docstring)."""
+        report = IndexReport()
+        if not letters:
+            return report
+        chunks_index, letters_index = self._write_targets()
+        latest = {ld.letter_id: ld for ld in letters}  # the last version of a repeated letter
+        failures: dict[str, str] = {}
+        for letter in latest.values():
+            problem = vectors_problem(letter)
+            if problem:
+                failures[letter.letter_id] = problem
+        ready = [ld for ld in latest.values() if ld.letter_id not in failures]
+        owner = {doc["chunk_id"]: ld.letter_id for ld in ready for doc in ld.chunks}
+
+        with self._calls(f"indexing chunks into {chunks_index}"):
+            for ok, info in self._bulk(chunk_actions(ready, chunks_index)):
+                if not ok:
+                    item = next(iter(info.values()))
+                    letter_id = owner.get(str(item.get("_id")), str(item.get("_id")))
+                    failures.setdefault(letter_id, f"chunk {item.get('_id')}: {_bulk_error(item)}")
+
+        whole = [ld for ld in ready if ld.letter_id not in failures]
+        indexed_at = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._calls(f"indexing letters into {letters_index}"):
+            for ok, info in self._bulk(letter_actions(whole, letters_index, indexed_at)):
+                if not ok:
+                    item = next(iter(info.values()))
+                    failures.setdefault(str(item.get("_id")), f"record: {_bulk_error(item)}")
+
+        done = {ld.letter_id: [d["chunk_id"] for d in ld.chunks] for ld in whole}
+        done = {k: v for k, v in done.items() if k not in failures}
+        for group in _batches_by_terms(done):
+            with self._calls(f"deleting stale chunks from {chunks_index}"):
+                resp = self._slow().delete_by_query(
+                    index=chunks_index,
+                    body=build_stale_chunks_query(group),
+                    conflicts="proceed",
+                    refresh=False,
+                )
+            problems = resp.get("failures") or []
+            if problems:
+                reason = f"stale chunks not removed: {_bulk_error(problems[0])}"
+                for letter_id in group:
+                    failures.setdefault(letter_id, reason)
+
+        with self._calls(f"refreshing {chunks_index}, {letters_index}"):
+            self._slow().indices.refresh(index=[chunks_index, letters_index])
+        order = list(latest)
+        report.failed = [(lid, failures[lid]) for lid in order if lid in failures]
+        report.indexed = len(order) - len(report.failed)
+        return report
+
+    def delete(self, letter_ids: list[str]) -> int:
+        """Remove letters and all their chunks; return how many letter records existed."""
+        ids = list(dict.fromkeys(letter_ids))
+        if not ids:
+            return 0
+        chunks_index, letters_index = self._write_targets()
+        deleted = 0
+        for start in range(0, len(ids), MAX_TERMS):
+            body = build_delete_letters_query(ids[start : start + MAX_TERMS])
+            with self._calls(f"deleting letters from {letters_index}"):
+                resp = self._slow().delete_by_query(
+                    index=letters_index, body=body, conflicts="proceed", refresh=True
+                )
+            deleted += int(resp.get("deleted", 0))
+            with self._calls(f"deleting chunks from {chunks_index}"):
+                self._slow().delete_by_query(
+                    index=chunks_index, body=body, conflicts="proceed", refresh=True
+                )
+        return deleted
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _search(self, index: str, body: dict[str, Any], action: str) -> dict[str, Any] | None:
+        """Run a search; None when the index does not exist (nothing indexed yet)."""
+        from elasticsearch import NotFoundError
+
+        try:
+            with self._calls(action):
+                return self.client.search(index=index, body=body).body
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, NotFoundError) and _is_missing_index(cause):
+                return None
+            raise
+
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """Return letter_id -> (source, fingerprint) for every indexed letter."""
+        from elasticsearch import NotFoundError
+        from elasticsearch.helpers import scan
+
+        out: dict[str, tuple[str, str]] = {}
+        try:
+            with self._calls(f"reading fingerprints from {self.letters_alias}"):
+                for hit in scan(
+                    self.client,
+                    query=build_fingerprints_search(),
+                    index=self.letters_alias,
+                    size=1000,
+                    scroll="2m",
+                ):
+                    src = hit.get("_source") or {}
+                    out[src.get("letter_id", hit["_id"])] = (
+                        src.get("source", ""),
+                        src.get("fingerprint", ""),
+                    )
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, NotFoundError) and _is_missing_index(cause):
+                return {}
+            raise
+        return out
+
+    def _count(self, index: str) -> int:
+        from elasticsearch import NotFoundError
+
+        try:
+            with self._calls(f"counting {index}"):
+                return int(self.client.count(index=index)["count"])
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, NotFoundError) and _is_missing_index(cause):
+                return 0
+            raise
+
+    def counts(self) -> tuple[int, int]:
+        """Return the number of letters and of chunks indexed."""
+        return self._count(self.letters_alias), self._count(self.alias)
+
+    def keyword(
+        self, query: ParsedQuery | None, filters: Filters, size: int, sort: str = "relevance"
+    ) -> tuple[list[ChunkHit], int]:
+        """Return the best `size` chunks by BM25 (or newest first) and the number matching."""
+        body = build_keyword_search(query, filters, size, sort)
+        resp = self._search(self.alias, body, "searching")
+        if resp is None:
+            return [], 0
+        total = resp["hits"].get("total") or {}
+        count = int(total.get("value", 0)) if isinstance(total, dict) else int(total)
+        return [_hit(h) for h in resp["hits"]["hits"]], count
+
+    def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[ChunkHit]:
+        """Return the `k` chunks nearest to `vector` the filters allow, scored by cosine."""
+        if k <= 0:
+            return []
+        resp = self._search(self.alias, build_knn_search(vector, filters, k), "searching")
+        if resp is None:
+            return []
+        return [_hit(h, cosine_from_score(h.get("_score") or 0.0)) for h in resp["hits"]["hits"]]
+
+    def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
+        """Return chunk_id -> highlighted fragments (HTML) of the query's words."""
+        if not chunk_ids or not _has_words(query):
+            return {}
+        out: dict[str, list[str]] = {}
+        ids = list(dict.fromkeys(chunk_ids))
+        for start in range(0, len(ids), LETTER_CHUNKS_SIZE):
+            body = build_highlight_search(query, ids[start : start + LETTER_CHUNKS_SIZE])
+            resp = self._search(self.alias, body, "highlighting")
+            if resp is None:
+                return {}
+            for raw in resp["hits"]["hits"]:
+                hit = _hit(raw)
+                if hit.highlights:
+                    out[raw["_id"]] = hit.highlights
+        return out
+
+    def facet_counts(
+        self, query: ParsedQuery | None, filters: Filters, facets: list[str]
+    ) -> dict[str, dict[str, int]]:
+        """Count, for each value of each facet, the letters with a matching chunk that has it."""
+        if not facets:
+            return {}
+        resp = self._search(self.alias, build_facet_aggs(query, filters, facets), "counting")
+        out: dict[str, dict[str, int]] = {name: {} for name in facets}
+        if resp is None:
+            return out
+        aggs = resp.get("aggregations") or {}
+        for name in facets:
+            for bucket in (aggs.get(name) or {}).get("buckets", []):
+                count = int(bucket["letters"]["value"])
+                if count:
+                    out[name][str(bucket.get("key_as_string", bucket["key"]))] = count
+        return out
+
+    def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
+        """Return the number of letters with at least one matching chunk."""
+        resp = self._search(self.alias, build_count_letters(query, filters), "counting")
+        if resp is None:
+            return 0
+        return int(resp["aggregations"]["letters"]["value"])
+
+    def stats(
+        self, query: ParsedQuery | None, filters: Filters, by: str
+    ) -> dict[str, dict[str, int]]:
+        """Count items per value of `by` and per decision ("upheld"/"overturned")."""
+        resp = self._search(self.alias, build_stats_aggs(query, filters, by), "counting")
+        if resp is None:
+            return {}
+        out: dict[str, dict[str, int]] = {}
+        for bucket in resp["aggregations"]["by"]["buckets"]:
+            counts = {"upheld": 0, "overturned": 0}
+            for sub in bucket["decision"]["buckets"]:
+                counts[str(sub["key"])] = int(sub["doc_count"])
+            out[str(bucket.get("key_as_string", bucket["key"]))] = counts
+        return out
+
+    def letter(self, letter_id: str) -> dict[str, Any] | None:
+        """Return a letter's record, text, original text, source and fingerprint, or None."""
+        from elasticsearch import NotFoundError
+
+        try:
+            with self._calls(f"reading letter {letter_id}"):
+                resp = self.client.get(index=self.letters_alias, id=letter_id)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, NotFoundError):
+                return None
+            raise
+        if not resp.get("found", True):
+            return None
+        src = resp.get("_source") or {}
+        return {name: src.get(name) for name in LETTER_FIELDS}
+
+    def letter_chunks(self, letter_id: str) -> list[dict[str, Any]]:
+        """Return a letter's chunk documents in order, each with its `embedding` list."""
+        body = build_letter_chunks_search(letter_id)
+        resp = self._search(self.alias, body, f"reading chunks of {letter_id}")
+        if resp is None:
+            return []
+        return [dict(h["_source"]) for h in resp["hits"]["hits"]]
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
+
+
+def _api_reason(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            root = (error.get("root_cause") or [error])[0]
+            return f"{root.get('type', error.get('type', ''))}: {root.get('reason', '')}".strip()
+        if error:
+            return str(error)
+    return str(getattr(exc, "message", exc))
+
+
+def _is_missing_index(exc: Any) -> bool:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"].get("type") == "index_not_found_exception"
+    return False
