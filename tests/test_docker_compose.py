@@ -1,0 +1,86 @@
+"""docker-compose.yml and the Dockerfile, checked against our CLI and configuration.
+
+No Docker engine runs here, so the files cannot be run in the tests; instead every command a
+service runs is parsed by our real click CLI, and its environment by our real configuration code.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import click
+import yaml
+
+from indexer.cli import main
+from indexer.stores.elasticsearch import ElasticsearchStore
+
+from .conftest import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def _parse_cli(args: list[str]) -> tuple[click.Context, click.Context]:
+    """Parse args as `imr-search ARGS` would, without running the command."""
+    ctx = main.make_context("imr-search", list(args))
+    with warnings.catch_warnings():
+        # Click 8.2 deprecates protected_args but still keeps the subcommand's name there.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        remaining = [*ctx.protected_args, *ctx.args]
+    name, command, rest = main.resolve_command(ctx, remaining)
+    return ctx, command.make_context(name, rest, parent=ctx)
+
+
+def test_services_and_elasticsearch_node():
+    assert set(COMPOSE["services"]) == {"elasticsearch", "loader"}
+    es = COMPOSE["services"]["elasticsearch"]
+    image, tag = es["image"].rsplit(":", 1)
+    assert image == "docker.elastic.co/elasticsearch/elasticsearch" and tag.startswith("9.")
+    env = es["environment"]
+    assert env["discovery.type"] == "single-node"
+    assert env["xpack.security.enabled"] == "true"
+    assert env["ELASTIC_PASSWORD"] == "${ELASTIC_PASSWORD:-imr-search-dev}"
+    check = " ".join(es["healthcheck"]["test"])
+    assert "_cluster/health" in check and "localhost:9200" in check
+    assert '-u "elastic:$${ELASTIC_PASSWORD}"' in check  # $$: the container's variable
+
+
+def test_loader_runs_our_index_command_after_elasticsearch_is_healthy():
+    loader = COMPOSE["services"]["loader"]
+    assert loader["depends_on"] == {"elasticsearch": {"condition": "service_healthy"}}
+    assert loader["build"] == "."
+    assert 'ENTRYPOINT ["imr-search"]' in DOCKERFILE
+    group_ctx, command_ctx = _parse_cli(loader["command"])
+    assert group_ctx.params["backend"] == "elasticsearch"
+    assert command_ctx.command.name == "index"
+    assert command_ctx.params["paths"] == ("/app/samples/letters",)
+    # The path it indexes is what the image copies from the project.
+    assert "COPY samples ./samples" in DOCKERFILE and "WORKDIR /app" in DOCKERFILE
+    assert (ROOT / "samples" / "letters").is_dir()
+
+
+def test_loader_environment_is_what_our_configuration_reads():
+    loader = COMPOSE["services"]["loader"]
+    env = {
+        k: v.replace("${ELASTIC_PASSWORD:-imr-search-dev}", "imr-search-dev")
+        for k, v in loader["environment"].items()
+    }
+    assert set(env) == {
+        "ELASTICSEARCH_URL",
+        "ELASTICSEARCH_USERNAME",
+        "ELASTICSEARCH_PASSWORD",
+        "IMR_SEARCH_ES_INDEX",
+    }
+    store = ElasticsearchStore.from_env(environ=env)
+    assert store.url == "http://elasticsearch:9200"
+    assert store.alias == "imr-chunks"
+    assert store._secrets == ["imr-search-dev"]  # the password reached the client's credentials
+
+
+def test_image_installs_cpu_torch_first_and_works_offline():
+    torch = DOCKERFILE.index("torch==2.13.0")
+    project = DOCKERFILE.index("pip install --no-cache-dir -e .")
+    assert torch < project
+    assert "HF_HUB_OFFLINE=1" in DOCKERFILE
+    for folder in ("indexer", "mappings", "samples"):
+        assert f"COPY {folder} ./{folder}" in DOCKERFILE
