@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from dataclasses import asdict
+import threading
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .search import SearchError, SearchRequest, SearchService
+from .serialize import result_json, similar_json, stats_json
 from .stores.base import Store, StoreUnavailable
 
 
@@ -37,6 +39,16 @@ def _embedder(ctx: click.Context, store: Store):
 
 def _service(ctx: click.Context) -> SearchService:
     store = _store(ctx)
+    try:
+        empty = store.counts()[0] == 0
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if empty:
+        where = getattr(store, "root", None) or getattr(store, "url", "")
+        raise click.ClickException(
+            f"the {store.name} index ({where}) is empty: index letters first with "
+            "'imr-search index PATH'"
+        )
     return SearchService(store, lambda: _embedder(ctx, store))
 
 
@@ -86,6 +98,7 @@ def _request(
 
 def register(main: click.Group) -> None:
     """Add the index commands to the `imr-search` group."""
+    _serve_command(main)
 
     @main.command()
     @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
@@ -259,6 +272,42 @@ def register(main: click.Group) -> None:
             )
 
 
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples" / "letters"
+
+
+def _serve_command(main: click.Group) -> None:
+    @main.command()
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=5000, show_default=True, type=int)
+    @click.option(
+        "--samples/--no-samples",
+        default=True,
+        show_default=True,
+        help="On an empty index, first index the bundled sample letters.",
+    )
+    @click.pass_context
+    def serve(ctx: click.Context, host: str, port: int, samples: bool) -> None:
+        """Run the web app (search, letters, statistics, export, JSON API)."""
+        from webapp import create_app
+
+        store = _store(ctx)
+        try:
+            empty = store.counts()[0] == 0
+        except StoreUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        if empty and samples:
+            sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
+            click.echo(f"The index is empty: indexing the sample letters in {sample_dir} first.")
+            summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
+            click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
+        service = SearchService(store, lambda: _embedder(ctx, store))
+        app = create_app({"SERVICE": service})
+        # Load the model now, not on the first search.
+        threading.Thread(target=lambda: service.embedder, daemon=True).start()
+        click.echo(f"Serving on http://{host}:{port}/ ({store.name} back end); Ctrl-C stops.")
+        app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
+
+
 def _index_into(
     ctx: click.Context, store: Store, paths: tuple[str, ...], force: bool, batch_size: int
 ):
@@ -306,67 +355,3 @@ def _plain(html: str) -> str:
     from html import unescape
 
     return unescape(html.replace("<mark>", "[").replace("</mark>", "]"))
-
-
-def result_json(result) -> dict[str, Any]:
-    """Return a search result as JSON-ready data (the CLI's and the API's format)."""
-    return {
-        "request": dict(result.request.to_params()),
-        "total": result.total,
-        "took_ms": round(result.took_ms, 1),
-        "hits": [
-            {
-                "letter_id": h.letter_id,
-                "case_number": h.doc.get("case_number"),
-                "decision_date": h.doc.get("decision_date"),
-                "score": h.score,
-                "chunks": [
-                    {
-                        k: c.doc.get(k)
-                        for k in (
-                            "chunk_id",
-                            "section",
-                            "item_id",
-                            "request",
-                            "decision",
-                            "treatment_name",
-                            "guideline_source",
-                            "guideline_section",
-                        )
-                    }
-                    | {"score": c.score, "highlights": c.highlights}
-                    for c in h.chunks
-                ],
-            }
-            for h in result.hits
-        ],
-        "facets": {f: [asdict(v) for v in values] for f, values in result.facets.items()},
-        "histogram": result.histogram,
-        "notes": result.notes,
-    }
-
-
-def similar_json(hit) -> dict[str, Any]:
-    """Return a similar-case hit as JSON-ready data."""
-    return {
-        "letter_id": hit.letter_id,
-        "item_id": hit.item_id,
-        "score": hit.score,
-        "case_number": hit.chunk.doc.get("case_number"),
-        "request": hit.chunk.doc.get("request"),
-        "shared": hit.shared,
-        "explanation": hit.explanation,
-    }
-
-
-def stats_json(row) -> dict[str, Any]:
-    """Return a statistics row as JSON-ready data."""
-    low, high = row.interval
-    return {
-        "value": row.value,
-        "upheld": row.upheld,
-        "overturned": row.overturned,
-        "total": row.total,
-        "overturn_rate": row.overturn_rate,
-        "ci95": [low, high],
-    }

@@ -37,6 +37,8 @@ def read_letters(paths: list[str], on_error: Callable[[str, str], None]) -> Iter
             if error:
                 raise error
             letter = parse_letter(path)
+            # The index records where the file is for good: the web app serves it from there.
+            letter.source = str(Path(path).resolve())
             yield letter_docs(letter, chunk_letter(letter, tokenizer))
         except LetterError as exc:
             on_error(exc.source, exc.reason)

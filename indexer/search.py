@@ -435,7 +435,7 @@ class SearchService:
 
     def stats(self, request: SearchRequest, by: str) -> list[StatsRow]:
         """Upheld/overturned item counts per value of `by` over the request's results."""
-        if by not in facet_names():
+        if by not in (*facet_names(), "decision_month"):
             raise SearchError(
                 f"cannot group by {by!r} (expected one of {', '.join(facet_names())})"
             )
@@ -448,6 +448,45 @@ class SearchService:
         counts = self.store.stats(query, filters, by)
         rows = [StatsRow(v, c.get("upheld", 0), c.get("overturned", 0)) for v, c in counts.items()]
         return sorted(rows, key=lambda r: (-r.total, r.value))
+
+    def export_items(self, request: SearchRequest, limit: int) -> list[dict[str, Any]]:
+        """Return the items matching a search, best first (by date when sorted newest)."""
+        filters = replace(request.store_filters(), section="item")
+        parsed, long_text = self._parse(request.q)
+        ranked, _, _ = self._rank(
+            replace(request, page=1), parsed, long_text, filters, depth=max(limit, CANDIDATES)
+        )
+        if request.sort == "newest":
+            ranked.sort(key=lambda h: h.doc.get("decision_date") or "", reverse=True)
+        items, seen, letters = [], set(), {}
+        for hit in ranked:
+            doc = hit.doc
+            if doc.get("section") != "item" or doc.get("item_id") in seen:
+                continue
+            seen.add(doc.get("item_id"))
+            if hit.letter_id not in letters:
+                letters[hit.letter_id] = self.store.letter(hit.letter_id) or {
+                    "record": {"items": []}
+                }
+            record_items = letters[hit.letter_id]["record"]["items"]
+            index = (doc.get("item_index") or 0) - 1
+            item = record_items[index] if 0 <= index < len(record_items) else {}
+            items.append(
+                {
+                    "letter_id": hit.letter_id,
+                    "item_index": doc.get("item_index"),
+                    "case_number": doc.get("case_number"),
+                    "decision_date": doc.get("decision_date"),
+                    "request": doc.get("request"),
+                    "treatment": ", ".join(doc.get("treatment_name") or []) or None,
+                    "treatment_class": ", ".join(doc.get("treatment_class") or []) or None,
+                    "decision": (doc.get("decision") or [""])[0],
+                    "guideline": item.get("maximus_guideline"),
+                }
+            )
+            if len(items) >= limit:
+                break
+        return items
 
     def letter(self, letter_id: str) -> dict[str, Any] | None:
         """Return a stored letter (record, text, original text), or None."""

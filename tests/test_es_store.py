@@ -1348,3 +1348,39 @@ def test_every_mapped_field_is_known_to_the_builders():
     assert [f.split("^")[0] for f in FIELDS] == [n for n, t in types.items() if t == "text"]
     (should,) = build_text_query(parse_query("x"))["bool"]["should"]
     assert should["simple_query_string"]["fields"] == FIELDS
+
+
+def test_hybrid_scope_matches_the_words_or_the_semantic_chunks():
+    filters = Filters(
+        terms=(("decision", ("upheld",)),), also_chunk_ids=("A:item-1:0", "B:summary:0")
+    )
+    body = build_facet_aggs(parse_query("klonopin"), filters, ["decision"])
+    assert body["query"] == {
+        "bool": {
+            "must": [
+                {
+                    "bool": {
+                        "should": [
+                            {"bool": {"should": [sqs("klonopin")]}},
+                            {"terms": {"chunk_id": ["A:item-1:0", "B:summary:0"]}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            ],
+            "filter": [{"terms": {"decision": ["upheld"]}}],
+        }
+    }
+
+
+@needs_spec
+def test_hybrid_scope_bodies_pass_the_spec():
+    filters = Filters(
+        also_chunk_ids=("A:item-1:0",), date_ranges=(("decision_date", "2017-01-01", None),)
+    )
+    for body in (
+        build_facet_aggs(parse_query("klonopin -valium"), filters, list(facet_names())),
+        build_count_letters(parse_query("klonopin"), filters),
+        build_stats_aggs(parse_query("klonopin"), filters, "treatment_class"),
+    ):
+        es_openapi.validate_body("post", "/{index}/_search", body)

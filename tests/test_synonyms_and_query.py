@@ -40,7 +40,8 @@ def test_query_syntax():
     assert parse_query("*:* - ( ) OR").is_empty
     # Elasticsearch syntax is only text: its words are searched for, nothing else happens.
     assert parse_query('{"query": {"match_all": {}}}').clauses == (
-        Clause("query"), Clause("match_all"),
+        Clause("query"),
+        Clause("match_all"),
     )
     assert parse_query("-only -excluded").negative == (
         Clause("only", occur="must_not"),

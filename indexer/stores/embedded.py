@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, replace
 from html import escape
@@ -89,13 +90,25 @@ class EmbeddedStore:
         self.index_name = name
         self.path = self.root / name
         self.path.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path / "store.sqlite", timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._local = threading.local()  # one SQLite connection per thread (the web app's)
         self._db.executescript(_SCHEMA_SQL)
         self._text = _TextIndex(self.path / "text")
         self._columns: _Columns | None = None
         self._columns_generation = -1
+        self._load_lock = threading.Lock()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection to the active index's database."""
+        local = self._local
+        if getattr(local, "index_name", None) != self.index_name:
+            if getattr(local, "db", None) is not None:
+                local.db.close()
+            db = sqlite3.connect(self.path / "store.sqlite", timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            local.db, local.index_name = db, self.index_name
+        return local.db
 
     def _follow_active(self) -> None:
         """Switch to the index ACTIVE names, if a rebuild has replaced ours since we opened it."""
@@ -103,7 +116,6 @@ class EmbeddedStore:
             return
         name = self._active_name()
         if name and name != self.index_name:
-            self._db.close()
             self._open(name)
 
     # -- rebuilding ------------------------------------------------------------------------
@@ -326,8 +338,11 @@ class EmbeddedStore:
         return cols.cross_count(by, "decision", positions)
 
     def close(self) -> None:
-        """Close the database; the text index closes with the process."""
-        self._db.close()
+        """Close this thread's database connection; the text index closes with the process."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = self._local.index_name = None
 
     # -- internals -------------------------------------------------------------------------
 
@@ -339,8 +354,10 @@ class EmbeddedStore:
         self._follow_active()
         generation = self._generation(self._db)
         if self._columns is None or generation != self._columns_generation:
-            self._columns = _Columns.load(self._db, self.dims)
-            self._columns_generation = generation
+            with self._load_lock:
+                if self._columns is None or generation != self._columns_generation:
+                    self._columns = _Columns.load(self._db, self.dims)
+                    self._columns_generation = generation
         return self._columns
 
     def _matching_positions(

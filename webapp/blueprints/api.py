@@ -1,0 +1,67 @@
+"""The JSON API: the same parameters as the pages, errors as JSON with a status code."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, request
+
+from indexer.schema import facet_names
+from indexer.search import SearchError, SearchRequest
+from indexer.serialize import result_json, similar_json, stats_json
+
+from ..service import service
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _request() -> SearchRequest:
+    params = request.args.to_dict(flat=False)
+    params.pop("by", None)
+    params.pop("k", None)
+    return SearchRequest.from_params(params)
+
+
+@bp.get("/search")
+def search():
+    """Search: one page of letters with facets and the histogram."""
+    return jsonify(result_json(service().search(_request())))
+
+
+@bp.get("/facets")
+def facets():
+    """Facet counts (and the histogram) for a query and filters."""
+    data = result_json(service().search(_request()))
+    return jsonify(
+        {"total": data["total"], "facets": data["facets"], "histogram": data["histogram"]}
+    )
+
+
+@bp.get("/letters/<letter_id>")
+def letter(letter_id: str):
+    """A letter's record (every parsed field and section) and its normalised text."""
+    stored = service().letter(letter_id)
+    if stored is None:
+        abort(404, description=f"There is no letter {letter_id!r} in the index.")
+    return jsonify({"letter_id": letter_id, "record": stored["record"], "text": stored["text"]})
+
+
+@bp.get("/similar/<source_id>")
+def similar(source_id: str):
+    """Letters like a letter, or items like an item (LETTER:item-N)."""
+    k = request.args.get("k", "10")
+    if not k.isdigit() or not 1 <= int(k) <= 50:
+        raise SearchError("k must be a whole number from 1 to 50")
+    return jsonify(
+        {
+            "source": source_id,
+            "hits": [similar_json(h) for h in service().similar(source_id, int(k))],
+        }
+    )
+
+
+@bp.get("/stats")
+def stats():
+    """Upheld and overturned items per value of `by`, with overturn rates and 95% intervals."""
+    by = request.args.get("by", "")
+    if by not in facet_names():
+        raise SearchError(f"by must be one of {', '.join(facet_names())}")
+    return jsonify({"by": by, "rows": [stats_json(r) for r in service().stats(_request(), by)]})

@@ -1,0 +1,109 @@
+"""A letter, organised by section, with its metadata, the query highlighted, similar cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, render_template, request, send_file
+
+from indexer.highlight import highlight_terms
+
+from ..service import service
+
+bp = Blueprint("letters", __name__)
+
+SECTION_TITLES = {
+    "header": "Header",
+    "preamble": "Preamble",
+    "how_determination_was_made": "How the IMR final determination was made",
+    "documents_reviewed": "Documents reviewed",
+    "clinical_case_summary": "Clinical case summary",
+    "issue_at_dispute": "Issue at dispute",
+    "issues_decisions_rationales": "IMR issues, decisions and rationales",
+    "guidelines_relied_upon": "Guidelines relied upon",
+    "rationale": "Rationale",
+    "reviewer_qualifications": "Reviewer qualifications",
+}
+
+
+def _letter_or_404(letter_id: str) -> dict:
+    stored = service().letter(letter_id)
+    if stored is None:
+        abort(404, description=f"There is no letter {letter_id!r} in the index.")
+    return stored
+
+
+@bp.get("/letters/<letter_id>")
+def letter(letter_id: str):
+    """Show one letter."""
+    stored = _letter_or_404(letter_id)
+    record = stored["record"]
+    q = request.args.get("q", "")[:500]
+    sections = [
+        (
+            name,
+            SECTION_TITLES.get(name, name.replace("_", " ").capitalize()),
+            [highlight_terms(p, q) for p in text.split("\n\n")],
+        )
+        for name, text in record["sections"].items()
+        if name
+        not in (
+            "issues_decisions_rationales",
+            "rationale",
+            "issue_at_dispute",
+            "guidelines_relied_upon",
+        )
+    ]
+    items = [
+        {
+            **item,
+            "number": n,
+            "rationale_html": [
+                highlight_terms(p, q) for p in (item.get("rationale") or "").split("\n\n")
+            ],
+        }
+        for n, item in enumerate(record["items"], start=1)
+    ]
+    similar = service().similar(letter_id, k=5)
+    return render_template(
+        "letter.html",
+        letter_id=letter_id,
+        record=record,
+        sections=sections,
+        items=items,
+        similar=similar,
+        q=q,
+        source_name=Path(stored["source"]).name,
+    )
+
+
+@bp.get("/letters/<letter_id>/original")
+def original(letter_id: str):
+    """Download the letter's original file: only the file the index recorded for this letter."""
+    stored = _letter_or_404(letter_id)
+    path = Path(stored["source"]).resolve()
+    if path.suffix.lower() not in (".pdf", ".txt") or not path.is_file():
+        abort(404, description="The original file of this letter is no longer available.")
+    mimetype = "application/pdf" if path.suffix.lower() == ".pdf" else "text/plain"
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=path.name)
+
+
+@bp.get("/similar/<source_id>")
+def similar(source_id: str):
+    """Letters like a letter, or items like an item (LETTER:item-N)."""
+    letter_id = source_id.partition(":item-")[0]
+    stored = _letter_or_404(letter_id)
+    hits = service().similar(source_id, k=10)
+    item = None
+    if ":item-" in source_id:
+        number = int(source_id.rpartition("-")[2])
+        item = stored["record"]["items"][number - 1]
+    template = "_similar.html" if request.headers.get("HX-Request") else "similar.html"
+    return render_template(
+        template,
+        source_id=source_id,
+        letter_id=letter_id,
+        record=stored["record"],
+        item=item,
+        hits=hits,
+    )

@@ -1,0 +1,50 @@
+"""Errors as readable pages (or JSON under /api/), with the right status and no stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from indexer.search import SearchError
+from indexer.stores.base import StoreUnavailable
+
+
+def wants_json() -> bool:
+    """Tell whether the client should get errors as JSON (the API, or an export as JSON)."""
+    return request.path.startswith("/api/") or request.path.endswith(".json")
+
+
+def error_response(status: int, title: str, message: str):
+    """Render an error as JSON or as a page with the given status."""
+    if wants_json():
+        return jsonify({"error": {"status": status, "title": title, "message": message}}), status
+    template = "_error.html" if request.headers.get("HX-Request") else "error.html"
+    return render_template(template, status=status, title=title, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map our errors and HTTP errors to readable responses."""
+
+    @app.errorhandler(SearchError)
+    def bad_search(exc: SearchError):
+        return error_response(400, "Bad request", str(exc))
+
+    @app.errorhandler(StoreUnavailable)
+    def store_down(exc: StoreUnavailable):
+        app.logger.warning("search back end unavailable: %s", exc)
+        return error_response(
+            503,
+            "Search is unavailable",
+            "The search back end is not answering right now. Please try again in a moment.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return error_response(exc.code or 500, exc.name, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unexpected error on %s", request.path)
+        return error_response(
+            500, "Something went wrong", "An unexpected error occurred; it has been logged."
+        )

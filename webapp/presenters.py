@@ -1,0 +1,225 @@
+"""View models: everything a template shows, with each link's URL worked out here, so that
+templates only render values and links (state lives in the query string)."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from indexer.schema import facet_fields
+from indexer.search import SearchRequest, SearchResult
+
+FACET_LABELS = {f.name: f.facet_label for f in facet_fields()}
+MODE_LABELS = {"hybrid": "Hybrid", "keyword": "Keyword", "semantic": "Meaning"}
+FACETS_SHOWN = 8  # values per facet before "more"
+
+
+@dataclass
+class Link:
+    """A link with its label and whether it is the current state."""
+
+    label: str
+    url: str
+    selected: bool = False
+    count: int | None = None
+    css: str = ""
+
+
+@dataclass
+class FacetBlock:
+    """One facet of the sidebar."""
+
+    name: str
+    label: str
+    values: list[Link]
+    more: list[Link] = field(default_factory=list)
+
+
+@dataclass
+class Passage:
+    """One matching passage of a letter: a summary window or an item."""
+
+    label: str
+    is_item: bool
+    decision: str | None
+    treatment: str | None
+    guideline: str | None
+    html: Markup
+    anchor: str
+
+
+@dataclass
+class Card:
+    """One letter in the results."""
+
+    letter_id: str
+    title: str
+    decision_date: str | None
+    url: str
+    similar_url: str
+    passages: list[Passage]
+
+
+def search_url(request: SearchRequest, path: str = "/", **changes) -> str:
+    """Return the URL of `request` with `changes`, at `path`."""
+    changed = replace(request, **changes) if changes else request
+    query = urlencode(changed.to_params())
+    return f"{path}?{query}" if query else path
+
+
+def toggled(request: SearchRequest, facet: str, value: str) -> SearchRequest:
+    """Return the request with `value` of `facet` switched on or off (back to page 1)."""
+    filters = dict(request.filters)
+    values = list(filters.get(facet, ()))
+    if value in values:
+        values.remove(value)
+    else:
+        values.append(value)
+    filters[facet] = tuple(values)
+    kept = tuple((f, v) for f, v in filters.items() if v)
+    return replace(request, filters=kept, page=1)
+
+
+def facet_blocks(result: SearchResult) -> list[FacetBlock]:
+    """Return the sidebar: each facet's values with counts, toggle URLs and selected flags."""
+    blocks = []
+    for name, values in result.facets.items():
+        links = [
+            Link(v.value, search_url(toggled(result.request, name, v.value)), v.selected, v.count)
+            for v in values
+        ]
+        # Selected values always show, whatever their rank.
+        shown = links[:FACETS_SHOWN] + [x for x in links[FACETS_SHOWN:] if x.selected]
+        more = [x for x in links[FACETS_SHOWN:] if not x.selected]
+        if links:
+            blocks.append(FacetBlock(name, FACET_LABELS.get(name) or name, shown, more))
+    return blocks
+
+
+def chips(request: SearchRequest) -> list[Link]:
+    """Return the active filters as removable chips."""
+    out = []
+    for facet, values in request.filters:
+        for value in values:
+            out.append(
+                Link(
+                    f"{FACET_LABELS.get(facet, facet)}: {value}",
+                    search_url(toggled(request, facet, value)),
+                )
+            )
+    for name, label in (
+        ("decision_from", "Decided from"),
+        ("decision_to", "Decided until"),
+        ("injury_from", "Injured from"),
+        ("injury_to", "Injured until"),
+    ):
+        if getattr(request, name):
+            out.append(
+                Link(
+                    f"{label} {getattr(request, name)}",
+                    search_url(request, **{name: None, "page": 1}),
+                )
+            )
+    return out
+
+
+def clear_url(request: SearchRequest) -> str:
+    """Return the URL that keeps the query and mode but drops every filter."""
+    return search_url(SearchRequest(q=request.q, mode=request.mode, sort=request.sort))
+
+
+def mode_links(request: SearchRequest) -> list[Link]:
+    """Return a link per search mode."""
+    return [
+        Link(label, search_url(request, mode=mode, page=1), request.mode == mode)
+        for mode, label in MODE_LABELS.items()
+    ]
+
+
+def histogram(result: SearchResult) -> list[Link]:
+    """Return a bar per month; clicking one narrows the decision date to that month."""
+    if not result.histogram:
+        return []
+    top = max(result.histogram.values())
+    bars = []
+    for month, count in result.histogram.items():
+        year, mon = (int(x) for x in month.split("-"))
+        last = calendar.monthrange(year, mon)[1]
+        narrowed = search_url(
+            result.request, decision_from=f"{month}-01", decision_to=f"{month}-{last:02d}", page=1
+        )
+        height = max(1, round(10 * count / top))  # CSS classes h1..h10: no inline styles
+        bars.append(
+            Link(
+                month,
+                narrowed,
+                count=count,
+                css=f"h{height}",
+                selected=result.request.decision_from == f"{month}-01",
+            )
+        )
+    return bars
+
+
+def pages(result: SearchResult) -> list[Link]:
+    """Return pagination links around the current page."""
+    request, last = result.request, result.pages
+    if last <= 1:
+        return []
+    numbers = sorted({1, last, *range(max(1, request.page - 2), min(last, request.page + 2) + 1)})
+    links, previous = [], 0
+    for n in numbers:
+        if n - previous > 1:
+            links.append(Link("…", ""))
+        links.append(Link(str(n), search_url(request, page=n), n == request.page))
+        previous = n
+    return links
+
+
+def cards(result: SearchResult) -> list[Card]:
+    """Return the result cards, one per letter."""
+    out = []
+    q = result.request.q
+    for hit in result.hits:
+        doc = hit.doc
+        letter_url = f"/letters/{hit.letter_id}" + (f"?{urlencode({'q': q[:500]})}" if q else "")
+        passages = []
+        for chunk in hit.chunks:
+            d = chunk.doc
+            is_item = d.get("section") == "item"
+            guideline = (
+                "; ".join(
+                    s
+                    for s in [
+                        ", ".join(d.get("guideline_source") or []),
+                        ", ".join(d.get("guideline_section") or []),
+                    ]
+                    if s
+                )
+                or None
+            )
+            passages.append(
+                Passage(
+                    label=(d.get("request") if is_item else "Case summary") or "",
+                    is_item=is_item,
+                    decision=(d.get("decision") or [None])[0] if is_item else None,
+                    treatment=", ".join(d.get("treatment_name") or []) or None if is_item else None,
+                    guideline=guideline if is_item else None,
+                    html=Markup(" … ".join(chunk.highlights)),  # escaped by the store; only <mark>
+                    anchor=f"item-{d.get('item_index')}" if is_item else "summary",
+                )
+            )
+        out.append(
+            Card(
+                letter_id=hit.letter_id,
+                title=doc.get("case_number") or "Letter without case number",
+                decision_date=doc.get("decision_date"),
+                url=letter_url,
+                similar_url=f"/similar/{hit.letter_id}",
+                passages=passages,
+            )
+        )
+    return out
