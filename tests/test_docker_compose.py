@@ -32,7 +32,7 @@ def _parse_cli(args: list[str]) -> tuple[click.Context, click.Context]:
 
 
 def test_services_and_elasticsearch_node():
-    assert set(COMPOSE["services"]) == {"elasticsearch", "loader"}
+    assert set(COMPOSE["services"]) == {"elasticsearch", "loader", "web"}
     es = COMPOSE["services"]["elasticsearch"]
     image, tag = es["image"].rsplit(":", 1)
     assert image == "docker.elastic.co/elasticsearch/elasticsearch" and tag.startswith("9.")
@@ -82,5 +82,20 @@ def test_image_installs_cpu_torch_first_and_works_offline():
     project = DOCKERFILE.index("pip install --no-cache-dir -e .")
     assert torch < project
     assert "HF_HUB_OFFLINE=1" in DOCKERFILE
-    for folder in ("indexer", "mappings", "samples"):
+    for folder in ("indexer", "webapp", "mappings", "samples"):
         assert f"COPY {folder} ./{folder}" in DOCKERFILE
+
+
+def test_web_app_serves_from_elasticsearch_once_the_samples_are_loaded():
+    web = COMPOSE["services"]["web"]
+    assert web["depends_on"] == {
+        "elasticsearch": {"condition": "service_healthy"},
+        "loader": {"condition": "service_completed_successfully"},
+    }
+    group_ctx, command_ctx = _parse_cli(web["command"])
+    assert group_ctx.params["backend"] == "elasticsearch"
+    assert command_ctx.command.name == "serve"
+    assert command_ctx.params == {"host": "0.0.0.0", "port": 8000, "samples": False}
+    assert web["ports"] == ["127.0.0.1:8000:8000"]
+    assert web["environment"] == COMPOSE["services"]["loader"]["environment"]
+    assert "COPY webapp ./webapp" in DOCKERFILE
