@@ -26,6 +26,8 @@ RRF_K = 60
 CANDIDATES = 200
 #: Cosine similarity below which a chunk is no semantic match at all.
 MIN_SIMILARITY = 0.25
+#: The most chunks one search fetches from a retriever to fill a deep page.
+MAX_DEPTH = 20_000
 #: Best chunks shown under each letter.
 CHUNKS_PER_LETTER = 3
 MAX_PER_PAGE = 100
@@ -264,20 +266,26 @@ class SearchService:
         notes = []
         if request.q and parsed.is_empty and not parsed.negative and request.mode == "keyword":
             notes.append("The query has no words to search for.")
-        ranked, scope_query, scope_filters = self._rank(request, parsed, long_text, filters)
-        letters = _group(ranked)
+        start = (request.page - 1) * request.per_page
+        depth = max(CANDIDATES, 4 * (start + request.per_page))
+        while True:
+            ranked, scope_query, scope_filters = self._rank(
+                request, parsed, long_text, filters, depth=depth
+            )
+            letters = _group(ranked)
+            # Long letters take many chunks: fetch deeper until the page is full or nothing
+            # more comes back.
+            if (
+                len(letters) >= start + request.per_page
+                or len(ranked) < depth
+                or depth >= MAX_DEPTH
+            ):
+                break
+            depth *= 4
         if request.sort == "newest":
             letters.sort(key=lambda h: (h.doc.get("decision_date") or "", h.score), reverse=True)
         total = self.store.count_letters(scope_query, scope_filters)
-        start = (request.page - 1) * request.per_page
         page = letters[start : start + request.per_page]
-        if len(letters) < total and start + request.per_page > len(letters):
-            # The page lies beyond the candidates fetched; fetch deeper once.
-            deeper = self._rank(
-                request, parsed, long_text, filters, depth=(request.page + 1) * request.per_page * 4
-            )[0]
-            letters = _group(deeper)
-            page = letters[start : start + request.per_page]
         self._highlight(page, parsed)
         facets = self._facets(request, scope_query, scope_filters)
         histogram = self.store.facet_counts(

@@ -9,7 +9,7 @@ from typing import Any
 def result_json(result) -> dict[str, Any]:
     """Return a search result as JSON-ready data (the CLI's and the API's format)."""
     return {
-        "request": dict(result.request.to_params()),
+        "request": _grouped(result.request.to_params()),
         "total": result.total,
         "took_ms": round(result.took_ms, 1),
         "hits": [
@@ -68,3 +68,14 @@ def stats_json(row) -> dict[str, Any]:
         "overturn_rate": row.overturn_rate,
         "ci95": [low, high],
     }
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Query-string pairs as a dict; a repeated name (a facet's values) gives a list."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            out[name] = [*out[name], value] if isinstance(out[name], list) else [out[name], value]
+        else:
+            out[name] = value
+    return out

@@ -21,6 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.config.from_prefixed_env("IMR_SEARCH")
+    app.json.sort_keys = False  # facets and fields keep their display order
     if test_config:
         app.config.update(test_config)
     app.extensions["imr_search"] = app.config.get("SERVICE") or build_service(app.config)

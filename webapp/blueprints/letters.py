@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, make_response, render_template, request, send_file
 
 from indexer.highlight import highlight_terms
 
@@ -99,11 +99,15 @@ def similar(source_id: str):
         number = int(source_id.rpartition("-")[2])
         item = stored["record"]["items"][number - 1]
     template = "_similar.html" if request.headers.get("HX-Request") else "similar.html"
-    return render_template(
-        template,
-        source_id=source_id,
-        letter_id=letter_id,
-        record=stored["record"],
-        item=item,
-        hits=hits,
+    response = make_response(
+        render_template(
+            template,
+            source_id=source_id,
+            letter_id=letter_id,
+            record=stored["record"],
+            item=item,
+            hits=hits,
+        )
     )
+    response.headers["Vary"] = "HX-Request"
+    return response
