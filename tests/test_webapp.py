@@ -406,7 +406,7 @@ def test_every_link_on_the_page_round_trips_through_the_url(client, web_service,
         offered = {a.text: a.attrs["href"] for a in empty.find_all("a")}
         others = [m for m in ("hybrid", "keyword", "semantic") if m != req.mode]
         label = {"hybrid": "Try hybrid search", "keyword": "Try keyword search"}
-        label["semantic"] = "Try meaning search"
+        label["semantic"] = "Try semantic search"
         assert set(offered) == {"Remove the filters", *(label[m] for m in others)}
         for m in others:
             assert state(offered[label[m]]) == ("/", replace(req, mode=m, page=1))

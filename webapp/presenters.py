@@ -13,7 +13,7 @@ from indexer.schema import facet_fields
 from indexer.search import SearchRequest, SearchResult
 
 FACET_LABELS = {f.name: f.facet_label for f in facet_fields()}
-MODE_LABELS = {"hybrid": "Hybrid", "keyword": "Keyword", "semantic": "Meaning"}
+MODE_LABELS = {"hybrid": "Hybrid", "keyword": "Keyword", "semantic": "Semantic"}
 FACETS_SHOWN = 8  # values per facet before "more"
 
 
