@@ -11,6 +11,7 @@ import numpy as np
 
 from .chunking import Chunk
 from .letters.record import Letter
+from .letters.treatment import class_terms
 
 
 @dataclass
@@ -38,7 +39,12 @@ def chunk_document(chunk: Chunk) -> dict[str, Any]:
     """Return the index document of a chunk (every mapped field but the embedding)."""
     doc = chunk.to_dict()
     item_id = f"{chunk.letter_id}:item-{chunk.item_index}" if chunk.item_index else None
-    terms = [*doc["treatment_name"], *doc["treatment_class"], *doc["treatment_category"]]
+    terms = [
+        *doc["treatment_name"],
+        *doc["treatment_class"],
+        *doc["treatment_category"],
+        *(class_terms(c) for c in doc["treatment_class"]),
+    ]
     return {
         "chunk_id": chunk.chunk_id,
         "letter_id": chunk.letter_id,

@@ -248,3 +248,12 @@ def test_wilson_interval_reference_values():
     # 15 of 122 overturned: p = 0.1230; centre 0.1345, half-width 0.0585 (worked by hand).
     low, high = wilson_interval(15, 122)
     assert (round(low, 4), round(high, 4)) == (0.0759, 0.193)
+
+
+def test_everyday_words_for_drug_classes_work_in_keyword_mode(service):
+    opioids = {"CM16-0230651", "CM16-0234202", "CM16-0239110", "CM16-0246487", "CM16-0247802"}
+    narcotics = search(service, q="narcotic painkillers", mode="keyword")
+    assert set(letter_ids(narcotics)[:5]) == opioids
+    heartburn = search(service, q="heartburn", mode="keyword")
+    # Pepcid (an H2 blocker) and omeprazole (a proton pump inhibitor): no letter says "heartburn".
+    assert set(letter_ids(heartburn)) == {"CM16-0232543", "CM16-0245466"}

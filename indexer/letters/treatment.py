@@ -1158,3 +1158,35 @@ def library_brand_names(generic: str) -> list[str]:
         if _is_drug_record(data) and data.get("name", "").lower() == generic:
             return [s for s in data.get("synonyms", []) if s != generic]
     return []
+
+
+#: Everyday words for the drug classes and treatment groups, as people search for them ("muscle
+#: relaxers", "narcotic painkillers", "heartburn medication"); indexed with each item's treatment.
+CLASS_TERMS = {
+    "opioid": "opioids narcotic narcotics painkiller painkillers opiate opiates",
+    "benzodiazepine": "benzodiazepines benzo benzos tranquilizer sedative anti-anxiety",
+    "muscle relaxant": "muscle relaxants relaxer relaxers antispasmodic",
+    "nsaid": "nsaids anti-inflammatory anti-inflammatories",
+    "proton pump inhibitor": "ppi heartburn acid reflux gerd stomach protection",
+    "h2 blocker": "h2 antagonist heartburn acid reflux gerd stomach protection",
+    "anticonvulsant": "anticonvulsants anti-epileptic neuropathic",
+    "antidepressant": "antidepressants",
+    "sleep aid": "sleeping pills hypnotic insomnia",
+    "topical analgesic": "topical cream patch ointment",
+    "compounded topical": "compounded compound cream topical",
+    "antiemetic": "nausea anti-nausea",
+    "laxative": "laxatives constipation stool softener",
+    "advanced imaging": "scan imaging",
+    "radiography": "x-ray xray radiograph imaging",
+    "electrodiagnostic testing": "electrodiagnostic nerve conduction electromyography",
+    "physical medicine": "rehab rehabilitation",
+    "durable medical equipment": "dme equipment device",
+    "orthosis": "brace orthotic support",
+    "psychological services": "psychology psychologist mental health",
+    "home health": "home care nursing aide",
+}
+
+
+def class_terms(treatment_class: str | None) -> str:
+    """Return the everyday words for a treatment class ("opioid" -> "narcotic painkiller ...")."""
+    return CLASS_TERMS.get(treatment_class or "", "")
