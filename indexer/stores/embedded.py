@@ -387,25 +387,21 @@ class EmbeddedStore:
         ]
 
     def _docs_by_row(self, rows: list[int]) -> dict[int, dict[str, Any]]:
-        out: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(rows), 500):
-            part = rows[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row, doc in self._db.execute(
-                f"SELECT row, doc FROM chunks WHERE row IN ({marks})", part
-            ):
-                out[row] = json.loads(doc)
-        return out
+        return self._docs_where("row", rows)
 
     def _docs_by_chunk_id(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(chunk_ids), 500):
-            part = chunk_ids[start : start + 500]
+        return self._docs_where("chunk_id", chunk_ids)
+
+    def _docs_where(self, column: str, keys: list) -> dict[Any, dict[str, Any]]:
+        """Chunk documents by `row` or `chunk_id`, in slices under SQLite's variable limit."""
+        out: dict[Any, dict[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
             marks = ",".join("?" * len(part))
-            for chunk_id, doc in self._db.execute(
-                f"SELECT chunk_id, doc FROM chunks WHERE chunk_id IN ({marks})", part
+            for key, doc in self._db.execute(
+                f"SELECT {column}, doc FROM chunks WHERE {column} IN ({marks})", part
             ):
-                out[chunk_id] = json.loads(doc)
+                out[key] = json.loads(doc)
         return out
 
 

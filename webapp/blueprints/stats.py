@@ -13,14 +13,19 @@ from ..service import service
 bp = Blueprint("stats", __name__)
 
 
-@bp.get("/stats")
-def stats():
-    """Upheld vs overturned per value of a facet, and decisions over time."""
+def _by_and_request() -> tuple[str, SearchRequest]:
+    """The facet to group by (default: treatment class) and the search it applies to."""
     params = request.args.to_dict(flat=False)
     by = (params.pop("by", None) or ["treatment_class"])[0]
     if by not in facet_names():
         raise SearchError(f"cannot group by {by!r}")
-    search_request = SearchRequest.from_params(params)
+    return by, SearchRequest.from_params(params)
+
+
+@bp.get("/stats")
+def stats():
+    """Upheld vs overturned per value of a facet, and decisions over time."""
+    by, search_request = _by_and_request()
     rows = service().stats(search_request, by)
     timeline = service().stats(search_request, "decision_month")
     query = presenters.search_url(search_request, "").lstrip("?")
@@ -58,11 +63,8 @@ def _svg(svg: str) -> Response:
 @bp.get("/stats/by.svg")
 def by_chart():
     """The upheld/overturned chart by a facet, as an SVG image."""
-    params = request.args.to_dict(flat=False)
-    by = (params.pop("by", None) or ["treatment_class"])[0]
-    if by not in facet_names():
-        raise SearchError(f"cannot group by {by!r}")
-    rows = service().stats(SearchRequest.from_params(params), by)
+    by, search_request = _by_and_request()
+    rows = service().stats(search_request, by)
     return _svg(charts.decisions_by_value(rows[:20], presenters.FACET_LABELS[by]))
 
 
