@@ -17,6 +17,7 @@ import numpy as np
 from .query_text import MAX_QUERY_CHARS, Clause, ParsedQuery, parse_query
 from .schema import DATE_FIELDS, facet_fields, facet_names
 from .stores.base import ChunkHit, Filters, Store
+from .understand import Suggestion, implied_decision, suggestions
 
 MODES = ("hybrid", "keyword", "semantic")
 SORTS = ("relevance", "newest")
@@ -158,6 +159,7 @@ class SearchResult:
     histogram: dict[str, int]  # "YYYY-MM" -> letters
     took_ms: float
     notes: list[str] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)  # filters the query implies
 
     @property
     def pages(self) -> int:
@@ -291,6 +293,17 @@ class SearchService:
         histogram = self.store.facet_counts(
             scope_query, _without_range(scope_filters, "decision_date"), ["decision_month"]
         )["decision_month"]
+        # Nothing is suggested on a facet the user already filters by.
+        applied = {f for f, _ in request.filters}
+        implied = (
+            [
+                x
+                for x in suggestions(request.q, self._known_values())
+                if x.facet not in applied
+            ]
+            if request.q and not long_text
+            else []
+        )
         return SearchResult(
             request,
             page,
@@ -299,7 +312,20 @@ class SearchService:
             dict(sorted(histogram.items())),
             (time.perf_counter() - started) * 1000,
             notes,
+            implied,
         )
+
+    def _known_values(self) -> dict[str, set[str]]:
+        """The decision, class and treatment values in the index (cached for a minute)."""
+        now = time.monotonic()
+        cached = getattr(self, "_known_cache", None)
+        if cached is None or now - cached[0] > 60:
+            counts = self.store.facet_counts(
+                None, Filters(), ["decision", "treatment_class", "treatment_name"]
+            )
+            cached = (now, {f: set(values) for f, values in counts.items()})
+            self._known_cache = cached
+        return cached[1]
 
     def _parse(self, q: str) -> tuple[ParsedQuery, bool]:
         parsed = parse_query(q[:MAX_QUERY_CHARS])
@@ -333,17 +359,25 @@ class SearchService:
             )
         if mode in ("semantic", "hybrid"):
             semantic_hits = self._semantic(request.q, filters, depth, long_text)
+        # A query that speaks of one outcome ("approved on review") ranks that outcome first,
+        # unless the user already filters by decision or sorts by date.
+        decision = None
+        if (
+            not long_text
+            and request.sort == "relevance"
+            and "decision" not in dict(request.filters)
+        ):
+            decision = implied_decision(request.q)
         if mode == "keyword":
-            return keyword_hits, parsed, filters
+            return _prefer_decision(keyword_hits, decision), parsed, filters
         if mode == "semantic":
             ids = tuple(h.chunk_id for h in semantic_hits)
-            return semantic_hits, None, replace(filters, chunk_ids=ids)
-        fused = rrf([[h.chunk_id for h in keyword_hits], [h.chunk_id for h in semantic_hits]])
+            return _prefer_decision(semantic_hits, decision), None, replace(filters, chunk_ids=ids)
         by_id = {h.chunk_id: h for h in semantic_hits} | {h.chunk_id: h for h in keyword_hits}
-        ranked = [
-            replace(by_id[c], score=s)
-            for c, s in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-        ]
+        ranked = _fused(
+            [[h.chunk_id for h in keyword_hits], [h.chunk_id for h in semantic_hits]], by_id
+        )
+        ranked = _prefer_decision(ranked, decision)
         scope_filters = replace(filters, also_chunk_ids=tuple(h.chunk_id for h in semantic_hits))
         if parsed.is_empty:
             return ranked, None, replace(filters, chunk_ids=scope_filters.also_chunk_ids)
@@ -499,6 +533,22 @@ class SearchService:
     def letter(self, letter_id: str) -> dict[str, Any] | None:
         """Return a stored letter (record, text, original text), or None."""
         return self.store.letter(letter_id)
+
+
+def _fused(rankings: list[list[str]], by_id: dict[str, ChunkHit]) -> list[ChunkHit]:
+    """Chunks in the order of the RRF fusion of `rankings`, scored by it."""
+    fused = rrf(rankings)
+    return [
+        replace(by_id[c], score=s) for c, s in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _prefer_decision(ranked: list[ChunkHit], decision: str | None) -> list[ChunkHit]:
+    """Fuse a ranking with its own chunks that have `decision`, so those move up."""
+    if not decision or not ranked:
+        return ranked
+    preferred = [h.chunk_id for h in ranked if decision in (h.doc.get("decision") or [])]
+    return _fused([[h.chunk_id for h in ranked], preferred], {h.chunk_id: h for h in ranked})
 
 
 def _group(chunks: list[ChunkHit]) -> list[LetterHit]:

@@ -40,6 +40,9 @@ def result_json(result) -> dict[str, Any]:
         ],
         "facets": {f: [asdict(v) for v in values] for f, values in result.facets.items()},
         "histogram": result.histogram,
+        "suggestions": [
+            {"facet": s.facet, "value": s.value, "words": s.words} for s in result.suggestions
+        ],
         "notes": result.notes,
     }
 

@@ -257,3 +257,14 @@ def test_everyday_words_for_drug_classes_work_in_keyword_mode(service):
     heartburn = search(service, q="heartburn", mode="keyword")
     # Pepcid (an H2 blocker) and omeprazole (a proton pump inhibitor): no letter says "heartburn".
     assert set(letter_ids(heartburn)) == {"CM16-0232543", "CM16-0245466"}
+
+
+def test_a_query_about_the_outcome_ranks_that_outcome_first_and_suggests_it(service):
+    result = search(service, q="MRI approved on independent review")
+    # The three overturned MRI items of the samples (CM16-0246624, -0240434, -0235724).
+    assert set(letter_ids(result)[:3]) == {"CM16-0246624", "CM16-0240434", "CM16-0235724"}
+    assert [(s.facet, s.value) for s in result.suggestions] == [("decision", "overturned")]
+    # Once the user filters by decision, the query no longer re-ranks or suggests.
+    filtered = search(service, q="MRI approved on independent review", decision="upheld")
+    assert filtered.suggestions == []
+    assert all("upheld" in c.doc["decision"] for h in filtered.hits for c in h.chunks)

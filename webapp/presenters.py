@@ -223,3 +223,15 @@ def cards(result: SearchResult) -> list[Card]:
             )
         )
     return out
+
+
+def suggested(result: SearchResult) -> list[Link]:
+    """Return the filters the query implies, each a link that applies it."""
+    return [
+        Link(
+            f"{FACET_LABELS.get(s.facet, s.facet)}: {s.value}",
+            search_url(toggled(result.request, s.facet, s.value)),
+            css=s.words,
+        )
+        for s in result.suggestions
+    ]

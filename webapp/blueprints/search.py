@@ -30,6 +30,7 @@ def index():
         "cards": presenters.cards(result),
         "facets": presenters.facet_blocks(result),
         "chips": presenters.chips(search_request),
+        "suggested": presenters.suggested(result),
         "clear_url": presenters.clear_url(search_request),
         "modes": presenters.mode_links(search_request),
         "bars": presenters.histogram(result),
