@@ -296,11 +296,7 @@ class SearchService:
         # Nothing is suggested on a facet the user already filters by.
         applied = {f for f, _ in request.filters}
         implied = (
-            [
-                x
-                for x in suggestions(request.q, self._known_values())
-                if x.facet not in applied
-            ]
+            [x for x in suggestions(request.q, self._known_values()) if x.facet not in applied]
             if request.q and not long_text
             else []
         )
