@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .letters.body_region import body_regions
 from .letters.record import Item, Letter
 from .model import Tokenizer, load_tokenizer
 from .sentences import split_sentences
@@ -40,6 +41,7 @@ class Chunk:
     treatment_name: list[str] = field(default_factory=list)
     treatment_class: list[str] = field(default_factory=list)
     treatment_category: list[str] = field(default_factory=list)
+    body_region: list[str] = field(default_factory=list)
     guideline_source: list[str] = field(default_factory=list)
     guideline_section: list[str] = field(default_factory=list)
     reviewer_specialty: list[str] = field(default_factory=list)
@@ -78,6 +80,7 @@ def chunk_letter(letter: Letter, tokenizer: Tokenizer | None = None) -> list[Chu
     if summary:
         # The summary belongs to all the letter's items, so it carries all their facet values.
         facets = _merge_item_facets(letter.items)
+        facets["body_region"] = body_regions(summary)
         chunks += _windows(
             letter,
             "clinical_case_summary",
@@ -223,8 +226,12 @@ def _letter_facets(letter: Letter) -> dict[str, Any]:
 
 def _item_facets(item: Item) -> dict[str, list[str]]:
     treatment = item.treatment or {}
+    # The request names the body part ("MRI of the lumbar spine"); when it does not ("Physical
+    # therapy 2 times 6"), the rationale's opening usually does.
+    regions = body_regions(item.request) or body_regions((item.rationale or "")[:400])[:2]
     return {
         "decision": [item.decision],
+        "body_region": regions,
         "treatment_name": [treatment["name"]] if treatment.get("name") else [],
         "treatment_class": [treatment["class"]] if treatment.get("class") else [],
         "treatment_category": [treatment["category"]] if treatment.get("category") else [],
@@ -237,7 +244,8 @@ def _merge_item_facets(items: list[Item]) -> dict[str, list[str]]:
     merged: dict[str, list[str]] = {}
     for item in items:
         for key, values in _item_facets(item).items():
-            merged[key] = _unique([*merged.get(key, []), *values])
+            if key != "body_region":  # the summary names its own regions
+                merged[key] = _unique([*merged.get(key, []), *values])
     return merged
 
 

@@ -66,6 +66,7 @@ def chunk_document(chunk: Chunk) -> dict[str, Any]:
         "treatment_category": doc["treatment_category"],
         "treatment_class": doc["treatment_class"],
         "treatment_name": doc["treatment_name"],
+        "body_region": doc["body_region"],
         "guideline_source": doc["guideline_source"],
         "guideline_section": doc["guideline_section"],
         "reviewer_specialty": doc["reviewer_specialty"],

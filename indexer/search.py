@@ -317,7 +317,7 @@ class SearchService:
         cached = getattr(self, "_known_cache", None)
         if cached is None or now - cached[0] > 60:
             counts = self.store.facet_counts(
-                None, Filters(), ["decision", "treatment_class", "treatment_name"]
+                None, Filters(), ["decision", "treatment_class", "treatment_name", "body_region"]
             )
             cached = (now, {f: set(values) for f, values in counts.items()})
             self._known_cache = cached

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from .letters.body_region import body_regions
 from .letters.treatment import CLASS_TERMS
 from .synonyms import expansions
 
@@ -69,6 +70,8 @@ def suggestions(q: str, known_values: dict[str, set[str]]) -> list[Suggestion]:
         group = expansions().get(m.group(0))
         if group:
             named.append((m.start(), Suggestion("treatment_name", group[0], m.group(0))))
+    for region in body_regions(q):
+        named.append((len(q), Suggestion("body_region", region, region)))
     found += [s for _, s in sorted(named, key=lambda pair: pair[0])]
     out, seen = [], set()
     for s in found:

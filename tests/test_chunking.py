@@ -113,6 +113,8 @@ def test_facets_of_item_and_summary_chunks(tokenizer):
         "request": None,
         "decision": ["upheld", "overturned"],
         "treatment_name": ["emg", "ncv"],
+        # The summary's own regions: a shoulder claim, symptoms in the left arm and hand.
+        "body_region": ["shoulder", "left upper extremity", "wrist and hand"],
         "guideline_section": ["Diagnostic Criteria", "Special Studies"],
     }
     emg = {
@@ -123,6 +125,7 @@ def test_facets_of_item_and_summary_chunks(tokenizer):
         "request": "EMG of the left upper extremity",
         "decision": ["upheld"],
         "treatment_name": ["emg"],
+        "body_region": ["left upper extremity"],
         "guideline_section": ["Diagnostic Criteria"],
     }
     ncs = {
@@ -133,6 +136,7 @@ def test_facets_of_item_and_summary_chunks(tokenizer):
         "request": "NCS of the left upper extremity",
         "decision": ["overturned"],
         "treatment_name": ["ncv"],
+        "body_region": ["left upper extremity"],
         "guideline_section": ["Diagnostic Criteria", "Special Studies"],
     }
     assert facets == [

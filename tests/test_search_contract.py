@@ -268,3 +268,26 @@ def test_a_query_about_the_outcome_ranks_that_outcome_first_and_suggests_it(serv
     filtered = search(service, q="MRI approved on independent review", decision="upheld")
     assert filtered.suggestions == []
     assert all("upheld" in c.doc["decision"] for h in filtered.hits for c in h.chunks)
+
+
+def test_body_region_facet_and_suggestion(service):
+    result = search(service, q="MRI", mode="keyword", body_region="cervical spine", per_page="30")
+    with_item = {
+        h.letter_id for h in result.hits if any(c.doc["section"] == "item" for c in h.chunks)
+    }
+    # The seven letters judged relevant to "cervical spine MRI" in the eval set, by their items;
+    # two more letters mention an MRI and the neck in their case summaries only.
+    assert with_item == {
+        "CM16-0224814",
+        "CM16-0234464",
+        "CM16-0235724",
+        "CM16-0235991",
+        "CM16-0239607",
+        "CM16-0245128",
+        "CM16-0246624",
+    }
+    assert result.total == 9
+    for hit in result.hits:
+        assert all("cervical spine" in c.doc["body_region"] for c in hit.chunks)
+    suggested = search(service, q="cervical spine MRI").suggestions
+    assert [(s.facet, s.value) for s in suggested] == [("body_region", "cervical spine")]

@@ -14,6 +14,7 @@ KNOWN = {
         "benzodiazepine",
     },
     "treatment_name": {"diazepam", "cyclobenzaprine"},
+    "body_region": {"lumbar spine", "cervical spine", "right upper extremity"},
 }
 
 
@@ -39,9 +40,30 @@ def test_suggested_filters_are_values_the_index_holds():
     ]
     assert suggestions("Valium for chronic low back pain", KNOWN) == [
         Suggestion("treatment_name", "diazepam", "valium"),
+        Suggestion("body_region", "lumbar spine", "lumbar spine"),
     ]
     # Both are brand names; only cyclobenzaprine (Flexeril) is among this index's treatments.
     assert suggestions("Flexeril or Ultram", KNOWN) == [
         Suggestion("treatment_name", "cyclobenzaprine", "flexeril"),
     ]
-    assert suggestions("cervical spine MRI", KNOWN) == []
+    assert suggestions("cervical spine MRI", KNOWN) == [
+        Suggestion("body_region", "cervical spine", "cervical spine"),
+    ]
+    assert suggestions("therapy for the RUE", KNOWN) == [
+        Suggestion("body_region", "right upper extremity", "right upper extremity"),
+    ]
+    assert suggestions("knee surgery", KNOWN) == []  # no knee in this index
+
+
+def test_body_regions():
+    from indexer.letters.body_region import body_regions
+
+    assert body_regions("Facet joint injections L4-5, L5-S1") == ["lumbar spine"]
+    assert body_regions("Physical therapy to the RUE") == ["right upper extremity"]
+    assert body_regions("EMG/NCV of the bilateral upper extremities") == ["upper extremities"]
+    assert body_regions("lumbosacral strain radiating to the left leg") == [
+        "lumbar spine",
+        "left lower extremity",
+    ]
+    assert body_regions("X-ray of the pelvis") == ["hip and pelvis"]
+    assert body_regions("Valium 10mg #45") == []

@@ -433,6 +433,7 @@ BROWSE_FIRST_VALUES = {
     "treatment_category": ("imaging", 25),
     "treatment_class": ("advanced imaging", 23),
     "treatment_name": ("mri", 22),
+    "body_region": ("lumbar spine", 31),
     "guideline_source": ("MTUS", 49),
     "guideline_section": ("Special Studies", 18),
     "reviewer_specialty": ("Preventive Medicine", 18),
