@@ -199,11 +199,15 @@ _CITATION_START = (
     r"(?:Official\s+Disabilit(?:y|ies)\s+Guidelines?|ODG\b|ACOEM\b|American\s+College\s+of\s+"
     r"Occupational|Other\s+Medical\s+Treatment\s+Guidelines?)"
 )
-_CITATION_BOUNDARY = re.compile(
-    rf"\s+and\s+(?:the\s+)?(?={_CITATION_START}|https?://|www\.)"
-    rf"|[,;]\s*(?:and\s+)?(?:the\s+)?(?={_CITATION_START}|https?://|www\.)",
-    re.I,
-)
+
+
+def _boundary_before(starts: str) -> re.Pattern[str]:
+    """Where a new citation begins: " and (the) X" or ", (and) (the) X" with X a citation start."""
+    ahead = rf"(?={starts}|https?://|www\.)"
+    return re.compile(rf"\s+and\s+(?:the\s+)?{ahead}|[,;]\s*(?:and\s+)?(?:the\s+)?{ahead}", re.I)
+
+
+_CITATION_BOUNDARY = _boundary_before(_CITATION_START)
 _OTHER_LABEL = re.compile(
     r"^(?:Other\s+Medical\s+Treatment\s+Guidelines?|Non[\s-]*MTUS\s+Citations?)\s*[:,;\-]?\s*", re.I
 )
@@ -293,11 +297,7 @@ _STATEMENT_LEAD = re.compile(
     re.I,
 )
 # Several citations in one statement, MTUS among them: "the ODG, Pain Chapter, ..., and the MTUS".
-_MIXED_BOUNDARY = re.compile(
-    rf"\s+and\s+(?:the\s+)?(?={_CITATION_START}|{_MTUS_START}|https?://|www\.)"
-    rf"|[,;]\s*(?:and\s+)?(?:the\s+)?(?={_CITATION_START}|{_MTUS_START}|https?://|www\.)",
-    re.I,
-)
+_MIXED_BOUNDARY = _boundary_before(f"{_CITATION_START}|{_MTUS_START}")
 # "..., which is part of the MTUS" makes the cited document an MTUS one.
 _PART_OF_MTUS = re.compile(
     rf",?\s*(?:which|that)\s+(?:is|are|was|were)\s+(?:also\s+)?(?:a\s+)?(?:part|portions?)\s+of\s+"
