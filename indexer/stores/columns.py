@@ -1,0 +1,164 @@
+"""The embedded store's in-memory columns: row ids, letters, embeddings and facet postings.
+
+Loaded from SQLite once per generation. Only the small facet fields are read (SQLite extracts them
+from each chunk's JSON), so loading a million chunks does not parse a million chunk texts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..schema import DATE_FIELDS, facet_names
+from .base import Filters
+
+
+def _wanted_fields() -> tuple[str, ...]:
+    # decision_month is no facet of its own but feeds the decision-date histogram.
+    return (*facet_names(), "decision_month", *DATE_FIELDS, "section", "window")
+
+
+@dataclass
+class Columns:
+    """In-memory columns of every chunk, by position (chunks in ascending SQLite row order)."""
+
+    rows: np.ndarray  # SQLite row ids, ascending
+    letter_index: np.ndarray  # position -> index into letter_ids
+    letter_ids: list[str]
+    vectors: np.ndarray
+    postings: dict[str, dict[str, np.ndarray]]  # field -> value -> sorted positions
+    dates: dict[str, np.ndarray]  # field -> yyyymmdd int (0 when unknown)
+    section_item: np.ndarray  # bool
+    first_window: np.ndarray  # bool
+    chunk_position: dict[str, int]
+
+    @classmethod
+    def load(cls, db: sqlite3.Connection, dims: int) -> Columns:
+        """Read every chunk's facets and embedding from SQLite."""
+        names = _wanted_fields()
+        extract = ", ".join(f"'{n}', json_extract(doc, '$.{n}')" for n in names)
+        total = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        cursor = db.execute(
+            f"SELECT row, chunk_id, letter_id, json_object({extract}), embedding "
+            "FROM chunks ORDER BY row"
+        )
+        rows = np.empty(total, dtype=np.int64)
+        letters = np.empty(total, dtype=np.int32)
+        vectors = np.empty((total, dims), dtype=np.float32)
+        chunk_position: dict[str, int] = {}
+        letter_ids: dict[str, int] = {}
+        facet_lists: dict[str, dict[str, list[int]]] = {
+            f: {} for f in (*facet_names(), "decision_month")
+        }
+        dates = {f: np.zeros(total, dtype=np.int32) for f in DATE_FIELDS}
+        section_item = np.zeros(total, dtype=bool)
+        first_window = np.zeros(total, dtype=bool)
+        count = 0
+        for position, (row, chunk_id, letter_id, small_json, emb) in enumerate(cursor):
+            if position >= total:  # written after the count: the next generation loads it
+                break
+            doc = json.loads(small_json)
+            rows[position] = row
+            chunk_position[chunk_id] = position
+            letters[position] = letter_ids.setdefault(letter_id, len(letter_ids))
+            vectors[position] = np.frombuffer(emb, dtype=np.float32)
+            for facet, postings in facet_lists.items():
+                value = doc.get(facet)
+                for v in value if isinstance(value, list) else [value]:
+                    if v is not None:
+                        postings.setdefault(str(v), []).append(position)
+            for f in DATE_FIELDS:
+                if doc.get(f):
+                    dates[f][position] = int(doc[f].replace("-", ""))
+            section_item[position] = doc.get("section") == "item"
+            first_window[position] = doc.get("window") == 0
+            count = position + 1
+        return cls(
+            rows=rows[:count],
+            letter_index=letters[:count],
+            letter_ids=list(letter_ids),
+            vectors=vectors[:count],
+            postings={
+                f: {v: np.asarray(p, dtype=np.int64) for v, p in d.items()}
+                for f, d in facet_lists.items()
+            },
+            dates={f: v[:count] for f, v in dates.items()},
+            section_item=section_item[:count],
+            first_window=first_window[:count],
+            chunk_position=chunk_position,
+        )
+
+    def positions_of(self, rows: list[int]) -> np.ndarray:
+        """Map SQLite row ids to positions, dropping ids not loaded (written since)."""
+        wanted = np.unique(np.asarray(rows, dtype=np.int64))
+        pos = np.searchsorted(self.rows, wanted)
+        inside = pos < len(self.rows)
+        pos, wanted = pos[inside], wanted[inside]
+        return pos[self.rows[pos] == wanted]
+
+    def select(self, filters: Filters) -> np.ndarray | None:
+        """Return the sorted positions the filters allow, or None when they allow every chunk."""
+        mask: np.ndarray | None = None
+
+        def narrow(m: np.ndarray) -> None:
+            nonlocal mask
+            mask = m if mask is None else mask & m
+
+        n = len(self.rows)
+        for facet, values in filters.terms:
+            m = np.zeros(n, dtype=bool)
+            for value in values:
+                posting = self.postings.get(facet, {}).get(value)
+                if posting is not None:
+                    m[posting] = True
+            narrow(m)
+        for field, low, high in filters.date_ranges:
+            column = self.dates[field]
+            m = column > 0
+            if low:
+                m &= column >= int(low.replace("-", ""))
+            if high:
+                m &= column <= int(high.replace("-", ""))
+            narrow(m)
+        if filters.chunk_ids is not None:
+            m = np.zeros(n, dtype=bool)
+            m[[self.chunk_position[c] for c in filters.chunk_ids if c in self.chunk_position]] = (
+                True
+            )
+            narrow(m)
+        if filters.exclude_letter_ids:
+            excluded = {
+                self.letter_ids.index(x) for x in filters.exclude_letter_ids if x in self.letter_ids
+            }
+            narrow(~np.isin(self.letter_index, list(excluded)))
+        if filters.section is not None:
+            narrow(self.section_item if filters.section == "item" else ~self.section_item)
+        if filters.first_window_only:
+            narrow(self.first_window)
+        return None if mask is None else np.flatnonzero(mask)
+
+    def count_letters_by(self, facet: str, positions: np.ndarray) -> dict[str, int]:
+        """Count distinct letters per value of `facet` among the given positions."""
+        counts = {}
+        for value, posting in self.postings.get(facet, {}).items():
+            common = np.intersect1d(posting, positions, assume_unique=True)
+            if len(common):
+                counts[value] = int(len(np.unique(self.letter_index[common])))
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def cross_count(self, by: str, other: str, positions: np.ndarray) -> dict[str, dict[str, int]]:
+        """Count chunks per (value of `by`, value of `other`) among the given positions."""
+        out: dict[str, dict[str, int]] = {}
+        other_postings = self.postings.get(other, {})
+        for value, posting in self.postings.get(by, {}).items():
+            common = np.intersect1d(posting, positions, assume_unique=True)
+            if not len(common):
+                continue
+            out[value] = {
+                o: int(len(np.intersect1d(common, p, assume_unique=True)))
+                for o, p in other_postings.items()
+            }
+        return out

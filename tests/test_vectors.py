@@ -1,0 +1,105 @@
+"""The embedded store's vector search: HNSW (usearch) against exact numpy, filters, reconciling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer.stores import vectors
+from indexer.stores.columns import Columns
+from indexer.stores.vectors import VectorSearch, exact_top
+
+
+def _columns(n: int, dims: int = 32, seed: int = 7, first_row: int = 1) -> Columns:
+    """Columns of `n` clustered unit vectors (40 clusters), rows first_row, first_row + 1, ..."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dims))
+    vecs = centres[rng.integers(0, 40, n)] + 0.35 * rng.normal(size=(n, dims))
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    return Columns(
+        rows=np.arange(first_row, first_row + n, dtype=np.int64),
+        letter_index=np.arange(n, dtype=np.int32) // 5,
+        letter_ids=[f"L{i}" for i in range(n // 5 + 1)],
+        vectors=vecs,
+        postings={},
+        dates={},
+        section_item=np.ones(n, bool),
+        first_window=np.ones(n, bool),
+        chunk_position={},
+    )
+
+
+@pytest.fixture
+def hnsw_everywhere(monkeypatch):
+    """Use the graph from the first chunk, and answer filters by it unless they keep < 50."""
+    monkeypatch.setenv("IMR_SEARCH_HNSW_MIN_CHUNKS", "1")
+    monkeypatch.setattr(vectors, "EXACT_SUBSET", 50)
+
+
+def _queries(cols: Columns, count: int = 30) -> np.ndarray:
+    rng = np.random.default_rng(99)
+    q = cols.vectors[rng.integers(0, len(cols.rows), count)] + 0.2 * rng.normal(
+        size=(count, cols.vectors.shape[1])
+    )
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_graph_recall_at_10_against_exact(tmp_path, hnsw_everywhere):
+    cols = _columns(5000)
+    search = VectorSearch(tmp_path / "v.usearch")
+    found = 0
+    for q in _queries(cols):
+        exact, _ = exact_top(cols.vectors, q, 10)
+        approx, scores = search.search(cols, q, 10, None)
+        assert len(approx) == 10
+        # Scores are exact cosines recomputed from the stored vectors, best first.
+        np.testing.assert_allclose(scores, cols.vectors[approx] @ q, rtol=1e-5)
+        assert list(scores) == sorted(scores, reverse=True)
+        found += len(set(approx) & set(exact))
+    assert found / 300 >= 0.97
+
+
+def test_small_filter_is_answered_exactly(tmp_path, hnsw_everywhere):
+    cols = _columns(3000)
+    allowed = np.arange(0, 3000, 100)  # 30 chunks: below EXACT_SUBSET
+    q = _queries(cols, 1)[0]
+    positions, _ = VectorSearch(tmp_path / "v.usearch").search(cols, q, 10, allowed)
+    exact, _ = exact_top(cols.vectors, q, 10, allowed)
+    assert positions.tolist() == exact.tolist()
+
+
+def test_broad_filter_still_returns_k_allowed_hits(tmp_path, hnsw_everywhere):
+    cols = _columns(4000)
+    allowed = np.arange(1, 4000, 3)  # a third of the chunks, above EXACT_SUBSET
+    search = VectorSearch(tmp_path / "v.usearch")
+    for q in _queries(cols, 10):
+        positions, _ = search.search(cols, q, 10, allowed)
+        assert len(positions) == 10
+        assert set(positions.tolist()) <= set(allowed.tolist())
+
+
+def test_graph_is_saved_and_reconciled_with_the_chunks(tmp_path, hnsw_everywhere):
+    path = tmp_path / "v.usearch"
+    cols = _columns(2000)
+    VectorSearch(path).graph(cols)
+    assert path.is_file()
+    # Rows 1..500 deleted, 300 new ones written: a new process reconciles the saved graph.
+    later = _columns(1800, first_row=501)
+    graph = VectorSearch(path).graph(later)
+    assert len(graph) == 1800
+    assert np.asarray(graph.keys).min() == 501
+    assert np.asarray(graph.keys).max() == 2300
+    q = later.vectors[1700]
+    positions, scores = VectorSearch(path).search(later, q, 1, None)
+    assert positions.tolist() == [1700]
+    assert scores[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_below_the_threshold_search_is_exact(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMR_SEARCH_HNSW_MIN_CHUNKS", "100000")
+    cols = _columns(1000)
+    q = _queries(cols, 1)[0]
+    search = VectorSearch(tmp_path / "v.usearch")
+    positions, _ = search.search(cols, q, 10, None)
+    assert positions.tolist() == exact_top(cols.vectors, q, 10)[0].tolist()
+    assert not (tmp_path / "v.usearch").exists()
