@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -280,21 +281,43 @@ def _serve_command(main: click.Group) -> None:
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=5000, show_default=True, type=int)
     @click.option(
+        "--production",
+        is_flag=True,
+        envvar="IMR_SEARCH_PRODUCTION",
+        help="Serve with waitress, a production WSGI server, instead of Werkzeug's development "
+        "server [env IMR_SEARCH_PRODUCTION].",
+    )
+    @click.option(
+        "--threads",
+        type=click.IntRange(1, 256),
+        default=8,
+        show_default=True,
+        envvar="IMR_SEARCH_THREADS",
+        help="Worker threads of the production server [env IMR_SEARCH_THREADS].",
+    )
+    @click.option(
         "--samples/--no-samples",
         default=True,
         show_default=True,
         help="On an empty index, first index the bundled sample letters.",
     )
     @click.pass_context
-    def serve(ctx: click.Context, host: str, port: int, samples: bool) -> None:
-        """Run the web app (search, letters, statistics, export, JSON API)."""
+    def serve(
+        ctx: click.Context, host: str, port: int, production: bool, threads: int, samples: bool
+    ) -> None:
+        """Run the web app (search, letters, statistics, export, JSON API).
+
+        If the back end cannot be reached the app starts all the same: its pages answer 503
+        until the back end is back, and /healthz says so.
+        """
         from webapp import create_app
 
         store = _store(ctx)
         try:
             empty = store.counts()[0] == 0
         except StoreUnavailable as exc:
-            raise click.ClickException(str(exc)) from None
+            click.echo(f"warning: {exc}; serving anyway (503 until it answers)", err=True)
+            empty = False
         if empty and samples:
             sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
             click.echo(f"The index is empty: indexing the sample letters in {sample_dir} first.")
@@ -304,8 +327,27 @@ def _serve_command(main: click.Group) -> None:
         app = create_app({"SERVICE": service})
         # Load the model now, not on the first search.
         threading.Thread(target=lambda: service.embedder, daemon=True).start()
-        click.echo(f"Serving on http://{host}:{port}/ ({store.name} back end); Ctrl-C stops.")
-        app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
+        # `docker stop` sends SIGTERM, which a process running as PID 1 would otherwise ignore.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        server = f"waitress, {threads} threads" if production else "development server"
+        click.echo(
+            f"Serving on http://{host}:{port}/ ({store.name} back end, {server}); Ctrl-C stops."
+        )
+        if not production:
+            app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
+            return
+        import waitress
+
+        waitress.serve(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            # Bodies and headers are refused by the server before they reach the app; the
+            # header limit leaves room for the app's own, readable, 414 on a long address.
+            max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+            max_request_header_size=app.config["MAX_URL_LENGTH"] + 32 * 1024,
+        )
 
 
 def _index_into(

@@ -6,6 +6,7 @@ service runs is parsed by our real click CLI, and its environment by our real co
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import click
@@ -95,7 +96,63 @@ def test_web_app_serves_from_elasticsearch_once_the_samples_are_loaded():
     group_ctx, command_ctx = _parse_cli(web["command"])
     assert group_ctx.params["backend"] == "elasticsearch"
     assert command_ctx.command.name == "serve"
-    assert command_ctx.params == {"host": "0.0.0.0", "port": 8000, "samples": False}
+    assert command_ctx.params == {
+        "host": "0.0.0.0",
+        "port": 8000,
+        "production": True,
+        "threads": 8,
+        "samples": False,
+    }
     assert web["ports"] == ["127.0.0.1:8000:8000"]
-    assert web["environment"] == COMPOSE["services"]["loader"]["environment"]
+    assert web["environment"] == {
+        **COMPOSE["services"]["loader"]["environment"],
+        "IMR_SEARCH_ES_TIMEOUT": "5",
+        "IMR_SEARCH_THREADS": "8",
+    }
     assert "COPY webapp ./webapp" in DOCKERFILE
+
+
+def test_web_threads_come_from_the_environment_it_sets(monkeypatch):
+    web = COMPOSE["services"]["web"]
+    monkeypatch.setenv("IMR_SEARCH_THREADS", web["environment"]["IMR_SEARCH_THREADS"])
+    _, command_ctx = _parse_cli(web["command"])
+    assert command_ctx.params["threads"] == 8
+    monkeypatch.setenv("IMR_SEARCH_THREADS", "3")
+    assert _parse_cli(web["command"])[1].params["threads"] == 3
+
+
+def test_web_environment_sets_the_elasticsearch_timeout_our_configuration_reads():
+    env = {
+        k: v.replace("${ELASTIC_PASSWORD:-imr-search-dev}", "imr-search-dev")
+        for k, v in COMPOSE["services"]["web"]["environment"].items()
+    }
+    store = ElasticsearchStore.from_env(environ=env)
+    assert store.request_timeout == 5.0
+    assert store.client._retry_on_timeout is False  # passed with every request
+    store.close()
+
+
+def test_web_healthcheck_asks_healthz_on_the_served_port():
+    web = COMPOSE["services"]["web"]
+    check = web["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    assert check[3] == (
+        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=10)"
+    )
+    assert web["restart"] == "unless-stopped"
+
+
+def test_image_runs_the_production_web_server_by_default():
+    (cmd,) = [line for line in DOCKERFILE.splitlines() if line.startswith("CMD ")]
+    args = json.loads(cmd.removeprefix("CMD "))
+    group_ctx, command_ctx = _parse_cli(args)
+    assert group_ctx.params["backend"] is None  # ELASTICSEARCH_URL, if set, picks Elasticsearch
+    assert command_ctx.command.name == "serve"
+    assert command_ctx.params == {
+        "host": "0.0.0.0",
+        "port": 8000,
+        "production": True,
+        "threads": 8,
+        "samples": True,
+    }
+    assert "EXPOSE 8000" in DOCKERFILE and "IMR_SEARCH_DATA_DIR=/data" in DOCKERFILE

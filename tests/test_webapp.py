@@ -997,6 +997,34 @@ def test_unknown_letter_is_a_404_page(client):
         ("/api/letters/..", 404),
         ("/api/similar/..", 400),
         ("/static/..%2F..%2Fpyproject.toml", 404),
+        # encoded, lower-case, mixed and double-encoded dots and slashes
+        ("/letters/..%2f..%2fetc%2fpasswd/original", 404),
+        ("/letters/%2e%2e%2f%2e%2e%2fpyproject.toml/original", 404),
+        ("/letters/.%2e/.%2e/pyproject.toml", 404),
+        ("/letters/%252e%252e%252f%252e%252e%252fetc%252fpasswd/original", 404),
+        ("/letters/..%252f..%252fpyproject.toml/original", 404),
+        ("/api/letters/%252e%252e%252fstore.sqlite", 404),
+        ("/similar/%252e%252e%252f..", 404),
+        # backslashes
+        ("/letters/..\\..\\pyproject.toml/original", 404),
+        ("/letters/%5C..%5C..%5Cpyproject.toml/original", 404),
+        ("/static/..%5C..%5Cpyproject.toml", 404),
+        # absolute paths
+        ("/letters//etc/passwd/original", 404),
+        ("/letters/%2Fetc%2Fpasswd", 404),
+        ("/letters/C:%5CWindows%5Cwin.ini/original", 404),
+        ("/api/letters/%2Fetc%2Fpasswd", 404),
+        ("/static//etc/passwd", 404),
+        ("/static/%2Fetc%2Fpasswd", 404),
+        # NUL bytes
+        ("/letters/%00/original", 404),
+        ("/letters/CM16-0230651%00/original", 404),
+        ("/letters/CM16-0230651%00.pdf/original", 404),
+        ("/letters/..%00/original", 404),
+        ("/api/letters/CM16-0230651%00", 404),
+        ("/similar/CM16-0230651%00", 404),
+        ("/static/app.css%00", 404),
+        ("/static/%00../../pyproject.toml", 404),
     ],
 )
 def test_paths_outside_the_index_are_refused(client, url, status):
@@ -1069,7 +1097,7 @@ def test_stats_page_keeps_the_search_state(client, web_service):
         assert svg.mimetype == "image/svg+xml"
         assert (
             svg.headers["Content-Security-Policy"]
-            == "default-src 'none'; style-src 'unsafe-inline'"
+            == "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
         )
 
 

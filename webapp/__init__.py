@@ -4,19 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
+from werkzeug.routing import Map
 
 from .errors import register_error_handlers
 from .service import build_service
 
 
+class _Map(Map):
+    """URL rules that keep `//` as it is: `/static//etc/passwd` is a 404, not a redirect."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("merge_slashes", False)
+        super().__init__(*args, **kwargs)
+
+
+class _Flask(Flask):
+    url_map_class = _Map
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then IMR_SEARCH_* environment variables, then `test_config`."""
-    app = Flask(__name__)
+    app = _Flask(__name__)
     app.config.from_mapping(
         BACKEND=None,  # embedded, or elasticsearch (the default when ELASTICSEARCH_URL is set)
         DATA_DIR=None,  # the embedded index; default ~/.local/share/imr-search
         MAX_CONTENT_LENGTH=64 * 1024,  # nothing here takes uploads; refuse large bodies
+        # Path plus query string, in bytes: room for a pasted page of text as the query, and
+        # under the 64 KiB request line of the development server, so the answer is our page.
+        MAX_URL_LENGTH=32 * 1024,
         EXPORT_LIMIT=5000,  # items in one CSV/JSON export
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
@@ -31,6 +48,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (search.bp, letters.bp, stats.bp, export.bp, api.bp, health.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+
+    @app.before_request
+    def limit_request_size():
+        # WSGI strings hold bytes as latin-1 characters, so len() counts bytes.
+        size = len(request.environ.get("PATH_INFO", "")) + len(
+            request.environ.get("QUERY_STRING", "")
+        )
+        limit = app.config["MAX_URL_LENGTH"]
+        if size > limit:
+            raise RequestURITooLarge(
+                f"The address is {size} bytes long; the limit is {limit}. "
+                "Shorten the query or remove some filters."
+            )
+        if (request.content_length or 0) > app.config["MAX_CONTENT_LENGTH"]:
+            raise RequestEntityTooLarge("No page or API endpoint here accepts a request body.")
 
     @app.after_request
     def security_headers(response):

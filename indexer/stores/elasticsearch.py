@@ -51,9 +51,11 @@ Errors
 A connection failure, time-out, TLS failure, rejected credentials or an unavailable or
 overloaded cluster (HTTP 429/502/503/504) raises `StoreUnavailable` (the service answers 503);
 any other error answer raises `StoreError` (its base class). Messages name the URL without
-credentials. The client retries a failed or timed-out request `max_retries` times (default 1),
-so a cluster that does not answer costs at most (1 + max_retries) * request_timeout; bulk and
-delete-by-query requests get the longer `bulk_timeout`. Reads of a store never written (no
+credentials. Every request has a time-out (`request_timeout`, IMR_SEARCH_ES_TIMEOUT, default
+5 s). The client retries a refused connection or an HTTP 429/502/503/504 answer `max_retries`
+times (default 1) but never a timed-out request, so a cluster that does not answer costs one
+`request_timeout` per request, not a multiple of it; bulk, delete-by-query and index creation
+requests get the longer `bulk_timeout`. Reads of a store never written (no
 index behind the alias) answer empty results rather than failing.
 
 Requirements
@@ -88,6 +90,8 @@ from .base import StoreUnavailable as BaseStoreUnavailable
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://localhost:9200"
+#: Seconds a request may take (IMR_SEARCH_ES_TIMEOUT); a timed-out request is not retried.
+DEFAULT_TIMEOUT = 5.0
 DEFAULT_ALIAS = "imr-chunks"
 #: Suffix of the letters alias and of its concrete indices.
 LETTERS_SUFFIX = "-letters"
@@ -651,7 +655,7 @@ class ElasticsearchStore:
         password: str | None = None,
         verify_certs: bool = True,
         ca_certs: str | None = None,
-        request_timeout: float = 10.0,
+        request_timeout: float = DEFAULT_TIMEOUT,
         client: Any = None,
         shards: int = 1,
         replicas: int = 0,
@@ -677,7 +681,9 @@ class ElasticsearchStore:
 
             kwargs: dict[str, Any] = {
                 "request_timeout": request_timeout,
-                "retry_on_timeout": True,
+                # A retried time-out would multiply the wait of every request on a stalled
+                # cluster; refused connections and 429/502/503/504 answers are still retried.
+                "retry_on_timeout": False,
                 "max_retries": max_retries,
             }
             if api_key:
@@ -697,7 +703,8 @@ class ElasticsearchStore:
         ELASTICSEARCH_API_KEY, ELASTICSEARCH_USERNAME, ELASTICSEARCH_PASSWORD,
         ELASTICSEARCH_CA_CERTS, ELASTICSEARCH_VERIFY_CERTS ("false" disables),
         IMR_SEARCH_ES_INDEX (the alias, default imr-chunks), IMR_SEARCH_ES_SHARDS and
-        IMR_SEARCH_ES_REPLICAS (for new indices, default 1 and 0)."""
+        IMR_SEARCH_ES_REPLICAS (for new indices, default 1 and 0) and IMR_SEARCH_ES_TIMEOUT
+        (seconds per request, default 5)."""
         env = os.environ if environ is None else environ
         verify = env.get("ELASTICSEARCH_VERIFY_CERTS", "true").strip().lower()
         options: dict[str, Any] = {
@@ -708,6 +715,7 @@ class ElasticsearchStore:
             "verify_certs": verify not in ("false", "0", "no", "off"),
             "shards": int(env.get("IMR_SEARCH_ES_SHARDS") or 1),
             "replicas": int(env.get("IMR_SEARCH_ES_REPLICAS") or 0),
+            "request_timeout": float(env.get("IMR_SEARCH_ES_TIMEOUT") or DEFAULT_TIMEOUT),
         }
         options.update(kwargs)
         return cls(

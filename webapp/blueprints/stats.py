@@ -56,7 +56,9 @@ def stats():
 def _svg(svg: str) -> Response:
     response = Response(svg, mimetype="image/svg+xml")
     # The SVG carries its own stylesheet; nothing else may load or run in it.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    )
     return response
 
 
