@@ -1,0 +1,185 @@
+"""Exact letter counts for the embedded store in milliseconds, however many chunks match.
+
+tantivy ranks; it cannot hand Python the set of a million matching chunks quickly (about a
+microsecond per hit). So the store keeps, in numpy, what counting needs:
+
+- `TermIndex`: every analysed term (the text index's own analyzer, over all text fields) with
+  the sorted positions of the chunks holding it. A query of words, required words, exclusions
+  and drug-name synonyms becomes a boolean mask over the chunks by unions and intersections of
+  these lists: exactly tantivy's match set. A query it cannot express (a phrase, or a word the
+  analyzer splits in two, which tantivy treats as a phrase) falls back to asking tantivy.
+- `Groups`: chunks form units (the case summary, or one item, with all their windows), units
+  form letters. For each facet, the (letter, value) pairs with the units that carry the value.
+  A value's count is the number of its pairs with any matching unit: one `reduceat` and one
+  `bincount` per facet, linear in the units, not in the hits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..query_text import ParsedQuery
+from ..synonyms import expansions
+
+
+@dataclass
+class TermIndex:
+    """Analysed term -> sorted chunk positions, as one CSR array."""
+
+    vocab: dict[str, int]
+    offsets: np.ndarray  # int64, len(vocab) + 1
+    postings: np.ndarray  # int32 positions
+
+    @classmethod
+    def build(cls, texts: Iterable[str], analyze) -> TermIndex:
+        """Index the texts, one per position, with `analyze(text) -> list[str]`."""
+        vocab: dict[str, int] = {}
+        ids: list[np.ndarray] = []
+        counts: list[int] = []
+        for text in texts:
+            terms = {vocab.setdefault(t, len(vocab)) for t in analyze(text)} if text else ()
+            ids.append(np.fromiter(terms, dtype=np.int32, count=len(terms)))
+            counts.append(len(terms))
+        if not ids:
+            return cls(vocab, np.zeros(1, np.int64), np.zeros(0, np.int32))
+        pair_term = np.concatenate(ids)
+        pair_pos = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        order = np.argsort(pair_term, kind="stable")  # stable: positions stay ascending
+        offsets = np.zeros(len(vocab) + 1, np.int64)
+        np.cumsum(np.bincount(pair_term, minlength=len(vocab)), out=offsets[1:])
+        return cls(vocab, offsets, pair_pos[order])
+
+    def positions(self, term: str) -> np.ndarray:
+        """Return the sorted positions of the chunks holding `term` (analysed form)."""
+        i = self.vocab.get(term)
+        if i is None:
+            return np.zeros(0, np.int32)
+        return self.postings[self.offsets[i] : self.offsets[i + 1]]
+
+
+def query_mask(query: ParsedQuery, terms: TermIndex, n: int, analyze) -> np.ndarray | None:
+    """Return the chunks a query matches as a mask, or None when only tantivy can tell."""
+
+    def clause_mask(text: str) -> np.ndarray | None:
+        words = expansions().get(text.lower()) or [text]
+        m = np.zeros(n, dtype=bool)
+        for word in words:
+            analysed = analyze(word)
+            if len(analysed) > 1:
+                return None  # tantivy makes a phrase of it
+            if analysed:
+                m[terms.positions(analysed[0])] = True
+        return m
+
+    must, should, must_not = [], [], []
+    for clause in query.clauses:
+        if clause.phrase:
+            return None
+        words = expansions().get(clause.text.lower()) or [clause.text]
+        if not any(analyze(w) for w in words):
+            if clause.occur == "must":
+                return None  # a required stop word: leave tantivy's rules to tantivy
+            continue  # a stop word alone matches nothing and requires nothing
+        m = clause_mask(clause.text)
+        if m is None:
+            return None
+        {"must": must, "should": should, "must_not": must_not}[clause.occur].append(m)
+    if must:
+        mask = np.logical_and.reduce(must)
+    elif should:
+        mask = np.logical_or.reduce(should)
+    elif must_not or not query.clauses:
+        mask = np.ones(n, dtype=bool)  # only exclusions: everything else matches
+    else:
+        mask = np.zeros(n, dtype=bool)
+    for m in must_not:
+        mask &= ~m
+    return mask
+
+
+@dataclass
+class FacetGroups:
+    """One facet's (letter, value) pairs and the units carrying each, for counting by mask."""
+
+    values: list[str]
+    starts: np.ndarray  # int64: first entry of each pair in `units`
+    value_of: np.ndarray  # int32: the value of each pair
+    units: np.ndarray  # int32: unit ids, grouped by pair
+
+
+@dataclass
+class Groups:
+    """Chunks grouped into units and letters, and every facet's pairs."""
+
+    unit_starts: np.ndarray  # int64: first position of each unit
+    letter_unit_starts: np.ndarray  # int64: first unit of each letter (letters in order)
+    facets: dict[str, FacetGroups]
+
+    @classmethod
+    def build(
+        cls,
+        letter_index: np.ndarray,
+        unit_key: np.ndarray,
+        postings: dict[str, dict[str, np.ndarray]],
+    ) -> Groups:
+        """Group positions whose letter and unit key (section and item) stay the same."""
+        n = len(letter_index)
+        if n == 0:
+            empty = np.zeros(0, np.int64)
+            return cls(empty, empty, {})
+        change = np.ones(n, dtype=bool)
+        change[1:] = (letter_index[1:] != letter_index[:-1]) | (unit_key[1:] != unit_key[:-1])
+        unit_starts = np.flatnonzero(change)
+        unit_of = np.cumsum(change) - 1
+        unit_letter = letter_index[unit_starts]
+        new_letter = np.ones(len(unit_starts), dtype=bool)
+        new_letter[1:] = unit_letter[1:] != unit_letter[:-1]
+        letter_unit_starts = np.flatnonzero(new_letter)
+        facets = {}
+        for facet, by_value in postings.items():
+            values, starts, value_of, units = [], [], [], []
+            total = 0
+            for v, positions in by_value.items():
+                u = np.unique(unit_of[positions])
+                letters = unit_letter[u]
+                first = np.ones(len(u), dtype=bool)
+                first[1:] = letters[1:] != letters[:-1]
+                s = np.flatnonzero(first)
+                starts.append(s + total)
+                value_of.append(np.full(len(s), len(values), np.int32))
+                units.append(u.astype(np.int32))
+                values.append(v)
+                total += len(u)
+            if values:
+                facets[facet] = FacetGroups(
+                    values,
+                    np.concatenate(starts),
+                    np.concatenate(value_of),
+                    np.concatenate(units),
+                )
+        return cls(unit_starts, letter_unit_starts, facets)
+
+    def unit_hits(self, mask: np.ndarray) -> np.ndarray:
+        """Return, per unit, whether any of its chunks is in the mask."""
+        if not len(self.unit_starts):
+            return np.zeros(0, dtype=bool)
+        return np.logical_or.reduceat(mask, self.unit_starts)
+
+    def letters(self, units: np.ndarray) -> int:
+        """Count the letters with a unit hit."""
+        if not len(self.letter_unit_starts):
+            return 0
+        return int(np.count_nonzero(np.logical_or.reduceat(units, self.letter_unit_starts)))
+
+    def count(self, facet: str, units: np.ndarray) -> dict[str, int]:
+        """Count, per value of `facet`, the letters with a unit hit that carries the value."""
+        groups = self.facets.get(facet)
+        if groups is None or not len(groups.starts):
+            return {}
+        hit = np.logical_or.reduceat(units[groups.units], groups.starts)
+        counts = np.bincount(groups.value_of[hit], minlength=len(groups.values))
+        found = {groups.values[i]: int(c) for i, c in enumerate(counts) if c}
+        return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
