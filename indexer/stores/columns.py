@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..schema import DATE_FIELDS, facet_names
+from ..schema import DATE_FIELDS, TEXT_BOOSTS, facet_names
+from .analysis import analyze
 from .base import Filters
+from .counting import Groups, TermIndex
 
 
 def _wanted_fields() -> tuple[str, ...]:
     # decision_month is no facet of its own but feeds the decision-date histogram.
-    return (*facet_names(), "decision_month", *DATE_FIELDS, "section", "window")
+    return (*facet_names(), "decision_month", *DATE_FIELDS, "section", "window", *TEXT_BOOSTS)
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Columns:
     section_item: np.ndarray  # bool
     first_window: np.ndarray  # bool
     chunk_position: dict[str, int]
+    terms: TermIndex | None = None  # None: the match set comes from tantivy
+    groups: Groups | None = None  # None: letters are counted from positions
 
     @classmethod
     def load(cls, db: sqlite3.Connection, dims: int) -> Columns:
@@ -57,6 +61,8 @@ class Columns:
         section_item = np.zeros(total, dtype=bool)
         first_window = np.zeros(total, dtype=bool)
         count = 0
+        texts: list[str] = []
+        signatures = np.zeros(total, dtype=np.int64)
         for position, (row, chunk_id, letter_id, small_json, emb) in enumerate(cursor):
             if position >= total:  # written after the count: the next generation loads it
                 break
@@ -73,22 +79,39 @@ class Columns:
             for f in DATE_FIELDS:
                 if doc.get(f):
                     dates[f][position] = int(doc[f].replace("-", ""))
+            texts.append(
+                " ".join(
+                    " ".join(v) if isinstance(v, list) else v
+                    for v in (doc.pop(f, None) for f in TEXT_BOOSTS)
+                    if v
+                )
+            )
+            # Chunks of one letter with the same facet values form a unit (see counting.py).
+            signatures[position] = hash(
+                tuple(str(doc.get(f)) for f in (*facet_names(), "decision_month", "section"))
+            )
             section_item[position] = doc.get("section") == "item"
             first_window[position] = doc.get("window") == 0
             count = position + 1
+        postings = {
+            f: {v: np.asarray(p, dtype=np.int64) for v, p in d.items()}
+            for f, d in facet_lists.items()
+        }
+        letters = letters[:count]
+        grouped = len(np.flatnonzero(np.diff(letters))) + 1 == len(letter_ids) or not count
         return cls(
             rows=rows[:count],
-            letter_index=letters[:count],
+            letter_index=letters,
             letter_ids=list(letter_ids),
             vectors=vectors[:count],
-            postings={
-                f: {v: np.asarray(p, dtype=np.int64) for v, p in d.items()}
-                for f, d in facet_lists.items()
-            },
+            postings=postings,
             dates={f: v[:count] for f, v in dates.items()},
             section_item=section_item[:count],
             first_window=first_window[:count],
             chunk_position=chunk_position,
+            terms=TermIndex.build(texts, analyze),
+            # Counting by units needs each letter's chunks side by side, as upsert writes them.
+            groups=Groups.build(letters, signatures[:count], postings) if grouped else None,
         )
 
     def positions_of(self, rows: list[int]) -> np.ndarray:
@@ -101,6 +124,11 @@ class Columns:
 
     def select(self, filters: Filters) -> np.ndarray | None:
         """Return the sorted positions the filters allow, or None when they allow every chunk."""
+        mask = self.select_mask(filters)
+        return None if mask is None else np.flatnonzero(mask)
+
+    def select_mask(self, filters: Filters) -> np.ndarray | None:
+        """Return the chunks the filters allow as a mask, or None when they allow every chunk."""
         mask: np.ndarray | None = None
 
         def narrow(m: np.ndarray) -> None:
@@ -138,7 +166,7 @@ class Columns:
             narrow(self.section_item if filters.section == "item" else ~self.section_item)
         if filters.first_window_only:
             narrow(self.first_window)
-        return None if mask is None else np.flatnonzero(mask)
+        return mask
 
     def count_letters_by(self, facet: str, positions: np.ndarray) -> dict[str, int]:
         """Count distinct letters per value of `facet` among the given positions."""
