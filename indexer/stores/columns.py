@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +38,7 @@ class Columns:
     chunk_position: dict[str, int]
     terms: TermIndex | None = None  # None: the match set comes from tantivy
     groups: Groups | None = None  # None: letters are counted from positions
+    _code_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, db: sqlite3.Connection, dims: int) -> Columns:
@@ -143,8 +144,8 @@ class Columns:
                 if posting is not None:
                     m[posting] = True
             narrow(m)
-        for field, low, high in filters.date_ranges:
-            column = self.dates[field]
+        for name, low, high in filters.date_ranges:
+            column = self.dates[name]
             m = column > 0
             if low:
                 m &= column >= int(low.replace("-", ""))
@@ -179,14 +180,33 @@ class Columns:
 
     def cross_count(self, by: str, other: str, positions: np.ndarray) -> dict[str, dict[str, int]]:
         """Count chunks per (value of `by`, value of `other`) among the given positions."""
+        selected = np.zeros(len(self.rows), dtype=bool)
+        selected[positions] = True
+        other_values = list(self.postings.get(other, {}))
+        codes, multi = self._codes(other)
         out: dict[str, dict[str, int]] = {}
-        other_postings = self.postings.get(other, {})
         for value, posting in self.postings.get(by, {}).items():
-            common = np.intersect1d(posting, positions, assume_unique=True)
-            if not len(common):
+            mine = posting[selected[posting]]
+            if not len(mine):
                 continue
-            out[value] = {
-                o: int(len(np.intersect1d(common, p, assume_unique=True)))
-                for o, p in other_postings.items()
-            }
+            single = mine[~multi[mine]]
+            counts = np.bincount(codes[single][codes[single] >= 0], minlength=len(other_values))
+            row = {o: int(counts[i]) for i, o in enumerate(other_values)}
+            for p in mine[multi[mine]]:  # chunks with several values (summaries) count in each
+                for o, op in self.postings[other].items():
+                    i = np.searchsorted(op, p)
+                    row[o] += int(i < len(op) and op[i] == p)
+            out[value] = row
         return out
+
+    def _codes(self, facet: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per position, the index of its one value of `facet` (-1: none), and where it has more."""
+        cached = self._code_cache.get(facet)
+        if cached is None:
+            codes = np.full(len(self.rows), -1, dtype=np.int32)
+            seen = np.zeros(len(self.rows), dtype=np.int32)
+            for i, posting in enumerate(self.postings.get(facet, {}).values()):
+                codes[posting] = i
+                seen[posting] += 1
+            cached = self._code_cache[facet] = (codes, seen > 1)
+        return cached
