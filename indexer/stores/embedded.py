@@ -10,18 +10,28 @@ Layout of the data directory:
   for exact facet counts.
 
 A process killed mid-indexing leaves both parts openable, holding only whole letters.
+
+A data directory that cannot be written (read-only file system, no permission) opens read-only:
+searches work (tantivy, which takes a lock file even to read, reads a private copy of the text
+index), writes raise `ReadOnlyStorage`. A full disk raises `StorageFull`; the transaction that
+hit it is rolled back, so the index still holds whole letters only.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -30,22 +40,34 @@ import numpy as np
 
 from ..documents import LetterDocs
 from ..query_text import Clause, ParsedQuery
-from ..schema import DATE_FIELDS, TEXT_BOOSTS, facet_names, fields
+from ..schema import TEXT_BOOSTS, fields
 from ..synonyms import expansions
-from .base import ChunkHit, Filters, IndexReport
+from .analysis import analyze, english_analyzer
+from .base import (
+    ChunkHit,
+    FileStamp,
+    Filters,
+    IndexedLetter,
+    IndexReport,
+    ReadOnlyStorage,
+    StorageFull,
+    StoreWriteError,
+    file_stamp,
+)
+from .columns import Columns
+from .counting import query_mask
+from .vectors import VectorSearch, hnsw_min_chunks
 
-# Lucene's English stop words, as Elasticsearch's `_english_` list, so both back ends drop the same.
-_STOP_WORDS = (
-    "a an and are as at be but by for if in into is it no not of on or such that the their then "
-    "there these they this to was will with"
-).split()
+_MATCH_CACHE_SIZE = 32
+_HIGHLIGHTED = 10
 _KEYWORD_FIELDS = ("chunk_id", "letter_id", "item_id", "section", "decision_month")
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS letters (
     letter_id TEXT PRIMARY KEY, source TEXT NOT NULL, fingerprint TEXT NOT NULL,
     generation INTEGER NOT NULL, chunk_count INTEGER NOT NULL, indexed_at TEXT NOT NULL,
-    record TEXT NOT NULL, text TEXT NOT NULL, original_text TEXT NOT NULL);
+    record TEXT NOT NULL, text TEXT NOT NULL, original_text TEXT NOT NULL,
+    file_sha256 TEXT, file_size INTEGER, file_mtime_ns INTEGER, parser TEXT);
 CREATE INDEX IF NOT EXISTS letters_generation ON letters (generation);
 CREATE TABLE IF NOT EXISTS chunks (
     row INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL UNIQUE,
@@ -53,6 +75,17 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_letter ON chunks (letter_id, ord);
 CREATE TABLE IF NOT EXISTS tombstones (letter_id TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 """
+# Columns added since the first release: databases created before get them on opening.
+_FILE_COLUMNS = (
+    ("file_sha256", "TEXT"),
+    ("file_size", "INTEGER"),
+    ("file_mtime_ns", "INTEGER"),
+    ("parser", "TEXT"),
+)
+_LETTER_COLUMNS = (
+    "letter_id, source, fingerprint, generation, chunk_count, indexed_at, record, text, "
+    "original_text, file_sha256, file_size, file_mtime_ns, parser"
+)
 
 
 def default_data_dir() -> Path:
@@ -66,14 +99,39 @@ class EmbeddedStore:
 
     name = "embedded"
 
-    def __init__(self, data_dir: Path | str, dims: int = 384, index_dir: str | None = None) -> None:
-        """Open (creating if needed) the active index under `data_dir`, or the named `index_dir`."""
+    def __init__(
+        self,
+        data_dir: Path | str,
+        dims: int = 384,
+        index_dir: str | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        """Open (creating if needed) the active index under `data_dir`, or the named `index_dir`.
+
+        With `read_only`, or when the directory cannot be written, nothing is created or
+        changed on disk and writes raise `ReadOnlyStorage`."""
         self.root = Path(data_dir)
-        self.root.mkdir(parents=True, exist_ok=True)
         self.dims = dims
+        self._read_only_requested = read_only
+        self._text_copy: tempfile.TemporaryDirectory | None = None
+        if not read_only:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                if _failure_kind(exc, self.root) is None:
+                    raise
+                raise _write_error(exc, self.root) from exc
         # A store opened on a named index (a rebuild in progress) never follows ACTIVE.
         self._pinned = index_dir is not None
-        self._open(index_dir or self._active_name() or self._create_active())
+        name = index_dir or self._active_name()
+        if name is None:
+            if read_only or not os.access(self.root, os.W_OK):
+                raise ReadOnlyStorage(
+                    f"data directory '{self.root}' is read-only and holds no index yet"
+                )
+            name = self._create_active()
+        self._open(name)
 
     def _active_name(self) -> str | None:
         try:
@@ -83,19 +141,66 @@ class EmbeddedStore:
 
     def _create_active(self) -> str:
         name = _new_index_name()
-        _write_atomically(self.root / "ACTIVE", name)
+        with _storage_errors(self.root):
+            _write_atomically(self.root / "ACTIVE", name)
         return name
 
     def _open(self, name: str) -> None:
         self.index_name = name
         self.path = self.root / name
-        self.path.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()  # one SQLite connection per thread (the web app's)
-        self._db.executescript(_SCHEMA_SQL)
-        self._text = _TextIndex(self.path / "text")
-        self._columns: _Columns | None = None
+        self.read_only = self._read_only_requested or not (
+            os.access(self.root, os.W_OK)
+            and (not self.path.exists() or os.access(self.path, os.W_OK))
+        )
+        if self.read_only:
+            if not (self.path / "store.sqlite").is_file():
+                if self._read_only_requested:
+                    raise ReadOnlyStorage(f"data directory '{self.root}' holds no index {name!r}")
+                raise ReadOnlyStorage(f"data directory '{self.root}' is read-only")
+        else:
+            with _storage_errors(self.root):
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._db.executescript(_SCHEMA_SQL)
+                self._add_missing_columns()
+        self._file_columns = {c for c, _ in _FILE_COLUMNS} <= self._letter_column_names()
+        self._columns: Columns | None = None
         self._columns_generation = -1
         self._load_lock = threading.Lock()
+        self._vectors = VectorSearch(self.path / "vectors.usearch")
+        # One search asks for the same match set several times (total, facets, histogram).
+        self._matches: OrderedDict[tuple, _Match] = OrderedDict()
+        with _storage_errors(self.root):
+            self._text = _TextIndex(self._text_path())
+        if self._text_copy is not None:
+            self.sync()  # the private copy may lag SQLite if a writer was killed
+
+    def _text_path(self) -> Path:
+        """The text index to open: ours, or a private copy of it when it cannot be written."""
+        text = self.path / "text"
+        if self._text_copy is not None:
+            self._text_copy.cleanup()
+            self._text_copy = None
+        if not self.read_only or os.access(text, os.W_OK):
+            return text
+        self._text_copy = tempfile.TemporaryDirectory(prefix="imr-search-text-")
+        copy = Path(self._text_copy.name) / "text"
+        if text.is_dir():
+            shutil.copytree(text, copy)
+        return copy
+
+    def _letter_column_names(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(letters)")}
+
+    def _add_missing_columns(self) -> None:
+        """Give a database created by an earlier version the columns added since."""
+        if {c for c, _ in _FILE_COLUMNS} <= self._letter_column_names():
+            return
+        with _transaction(self._db) as db:  # one process adds them; the others then see them
+            have = self._letter_column_names()
+            for column, sql_type in _FILE_COLUMNS:
+                if column not in have:
+                    db.execute(f"ALTER TABLE letters ADD COLUMN {column} {sql_type}")
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -104,11 +209,27 @@ class EmbeddedStore:
         if getattr(local, "index_name", None) != self.index_name:
             if getattr(local, "db", None) is not None:
                 local.db.close()
-            db = sqlite3.connect(self.path / "store.sqlite", timeout=30, isolation_level=None)
+            local.db, local.index_name = self._connect(), self.index_name
+        return local.db
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path / "store.sqlite"
+        if not self.read_only:
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            local.db, local.index_name = db, self.index_name
-        return local.db
+            return db
+        uri = path.resolve().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            if os.access(self.path, os.W_OK):
+                raise
+        # A read-only directory without the WAL's shared-memory file (SQLite removes it on a
+        # clean close, after moving every commit into the database): nobody can be writing.
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
     def _follow_active(self) -> None:
         """Switch to the index ACTIVE names, if a rebuild has replaced ours since we opened it."""
@@ -151,18 +272,21 @@ class EmbeddedStore:
         report = IndexReport()
         if not letters:
             return report
+        self._check_writable()
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with _transaction(self._db) as db:
+        with _storage_errors(self.root), _transaction(self._db) as db:
             generation = self._generation(db) + 1
             for letter in letters:
                 vectors = letter.vectors
                 if vectors is None or len(vectors) != len(letter.chunks):
                     report.failed.append((letter.letter_id, "chunks and embeddings do not match"))
                     continue
+                stamp = file_stamp(letter) or FileStamp("", 0, None, "")
                 db.execute("DELETE FROM chunks WHERE letter_id = ?", (letter.letter_id,))
                 db.execute("DELETE FROM tombstones WHERE letter_id = ?", (letter.letter_id,))
                 db.execute(
-                    "INSERT OR REPLACE INTO letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO letters ({_LETTER_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         letter.letter_id,
                         letter.source,
@@ -173,6 +297,10 @@ class EmbeddedStore:
                         json.dumps(letter.record, ensure_ascii=False),
                         letter.text,
                         letter.original_text,
+                        stamp.sha256 or None,
+                        stamp.size if stamp.sha256 else None,
+                        stamp.mtime_ns,
+                        stamp.parser or None,
                     ),
                 )
                 db.executemany(
@@ -191,13 +319,20 @@ class EmbeddedStore:
                 )
                 report.indexed += 1
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
-        self.sync()
+        # The letters are stored (SQLite is the truth); if the text index cannot follow now,
+        # the next writer replays them into it.
+        with _storage_errors(self.root, written=report.indexed):
+            self.sync()
         return report
 
     def delete(self, letter_ids: list[str]) -> int:
         """Remove letters and their chunks; return how many existed."""
+        self._follow_active()
+        if not letter_ids:
+            return 0
+        self._check_writable()
         removed = 0
-        with _transaction(self._db) as db:
+        with _storage_errors(self.root), _transaction(self._db) as db:
             generation = self._generation(db) + 1
             for letter_id in letter_ids:
                 cur = db.execute("DELETE FROM letters WHERE letter_id = ?", (letter_id,))
@@ -208,8 +343,21 @@ class EmbeddedStore:
                         "INSERT OR REPLACE INTO tombstones VALUES (?, ?)", (letter_id, generation)
                     )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
-        self.sync()
+        with _storage_errors(self.root):
+            self.sync()
         return removed
+
+    def recover(self) -> None:
+        """Before writing: check the index can be written (else `ReadOnlyStorage`) and finish
+        what a killed writer left: replay into the text index the letters it lacks."""
+        self._follow_active()
+        self._check_writable()
+        with _storage_errors(self.root):
+            self.sync()
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyStorage(f"data directory '{self.root}' is read-only")
 
     def sync(self) -> None:
         """Bring the text index up to the SQLite generation (after a crash, or after a write)."""
@@ -239,6 +387,23 @@ class EmbeddedStore:
         self._follow_active()
         rows = self._db.execute("SELECT letter_id, source, fingerprint FROM letters")
         return {letter_id: (source, fp) for letter_id, source, fp in rows}
+
+    def indexed_letters(self) -> dict[str, IndexedLetter]:
+        """Return letter_id -> source, fingerprint and file stamp of every indexed letter."""
+        self._follow_active()
+        if not self._file_columns:  # a database of an earlier version, opened read-only
+            old = self.fingerprints()
+            return {lid: IndexedLetter(lid, source, fp) for lid, (source, fp) in old.items()}
+        rows = self._db.execute(
+            "SELECT letter_id, source, fingerprint, file_sha256, file_size, file_mtime_ns, parser "
+            "FROM letters"
+        )
+        return {
+            lid: IndexedLetter(
+                lid, source, fp, FileStamp(sha, size, mtime, parser or "") if sha else None
+            )
+            for lid, source, fp, sha, size, mtime, parser in rows
+        }
 
     def counts(self) -> tuple[int, int]:
         """Return the number of letters and of chunks indexed."""
@@ -280,32 +445,30 @@ class EmbeddedStore:
         self, query: ParsedQuery, filters: Filters, size: int, sort: str = "relevance"
     ) -> tuple[list[ChunkHit], int]:
         """Return the best `size` chunks by BM25 (or newest first) and how many match."""
-        rows, scores, total = self._text.search(query, filters, size, sort)
+        rows, scores = self._text.search(query, filters, size, sort)
         hits = self._hits(rows, scores)
+        # The total comes from the counting side: tantivy ranks faster when it need not count.
+        total = int(np.count_nonzero(self._match(query, filters, self._cols()).mask))
+        # A page shows ten letters; the service highlights any other passage it shows.
+        shown = hits[:_HIGHLIGHTED]
         fragments = self._text.highlight(
-            query, [(h.chunk_id, h.doc.get("text") or "") for h in hits]
+            query, [(h.chunk_id, h.doc.get("text") or "") for h in shown]
         )
-        for h in hits:
+        for h in shown:
             h.highlights = fragments.get(h.chunk_id, [])
         return hits, total
 
     def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[ChunkHit]:
         """Return the `k` chunks nearest to `vector` (cosine) among those the filters allow."""
         cols = self._cols()
-        positions = cols.select(filters)
-        if positions is None:
-            scores = cols.vectors @ vector
-            candidates = np.arange(len(scores))
-        else:
-            scores = cols.vectors[positions] @ vector
-            candidates = positions
-        if len(scores) == 0:
-            return []
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((candidates[top], -scores[top]))]
-        rows = cols.rows[candidates[top]].tolist()
-        return self._hits(rows, scores[top].tolist())
+        positions, scores = self._vectors.search(cols, vector, k, cols.select(filters))
+        return self._hits(cols.rows[positions].tolist(), scores.tolist())
+
+    def prepare(self) -> None:
+        """Load what queries need (columns, and the HNSW graph of a large index) ahead of them."""
+        cols = self._cols()
+        if len(cols.rows) >= hnsw_min_chunks():
+            self._vectors.graph(cols)
 
     def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
         """Return highlighted fragments of the given chunks for the query's words."""
@@ -319,14 +482,18 @@ class EmbeddedStore:
     ) -> dict[str, dict[str, int]]:
         """Count, per facet value, the letters with a matching chunk that has the value."""
         cols = self._cols()
-        positions = self._matching_positions(query, filters, cols)
-        return {f: cols.count_letters_by(f, positions) for f in facets}
+        match = self._match(query, filters, cols)
+        if cols.groups is not None:
+            return {f: cols.groups.count(f, match.units) for f in facets}
+        return {f: cols.count_letters_by(f, match.positions) for f in facets}
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
         """Return the number of letters with at least one matching chunk."""
         cols = self._cols()
-        positions = self._matching_positions(query, filters, cols)
-        return int(len(np.unique(cols.letter_index[positions])))
+        match = self._match(query, filters, cols)
+        if cols.groups is not None:
+            return cols.groups.letters(match.units)
+        return int(len(np.unique(cols.letter_index[match.positions])))
 
     def stats(
         self, query: ParsedQuery | None, filters: Filters, by: str
@@ -334,7 +501,7 @@ class EmbeddedStore:
         """Count items (first windows of item chunks) per value of `by` and per decision."""
         cols = self._cols()
         item_filters = replace(filters, section="item", first_window_only=True)
-        positions = self._matching_positions(query, item_filters, cols)
+        positions = self._match(query, item_filters, cols).positions
         return cols.cross_count(by, "decision", positions)
 
     def close(self) -> None:
@@ -350,33 +517,48 @@ class EmbeddedStore:
         row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
-    def _cols(self) -> _Columns:
+    def _cols(self) -> Columns:
         self._follow_active()
         generation = self._generation(self._db)
         if self._columns is None or generation != self._columns_generation:
             with self._load_lock:
                 if self._columns is None or generation != self._columns_generation:
-                    self._columns = _Columns.load(self._db, self.dims)
+                    self._columns = Columns.load(self._db, self.dims)
                     self._columns_generation = generation
         return self._columns
 
-    def _matching_positions(
-        self, query: ParsedQuery | None, filters: Filters, cols: _Columns
-    ) -> np.ndarray:
-        """Positions (in the in-memory columns) of every chunk that matches."""
-        allowed = cols.select(filters)
+    def _match(self, query: ParsedQuery | None, filters: Filters, cols: Columns) -> _Match:
+        """The chunks that match the query and filters (memoised: one search asks repeatedly)."""
+        key = (id(cols), repr(query), filters)
+        with self._load_lock:
+            found = self._matches.get(key)
+            if found is not None:
+                self._matches.move_to_end(key)
+                return found
+        match = _Match(cols, self._match_mask(query, filters, cols))
+        with self._load_lock:
+            self._matches[key] = match
+            while len(self._matches) > _MATCH_CACHE_SIZE:
+                self._matches.popitem(last=False)
+        return match
+
+    def _match_mask(self, query: ParsedQuery | None, filters: Filters, cols: Columns) -> np.ndarray:
+        n = len(cols.rows)
+        allowed = cols.select_mask(filters)
         if query is None:
-            return np.arange(len(cols.rows)) if allowed is None else allowed
-        rows = self._text.all_rows(query)
-        positions = cols.positions_of(rows)
+            return np.ones(n, dtype=bool) if allowed is None else allowed
+        mask = query_mask(query, cols.terms, n, analyze) if cols.terms is not None else None
+        if mask is None:  # a phrase: tantivy lists the matching chunks
+            mask = np.zeros(n, dtype=bool)
+            mask[cols.positions_of(self._text.all_rows(query))] = True
         if filters.also_chunk_ids:
             extra = [
                 cols.chunk_position[c] for c in filters.also_chunk_ids if c in cols.chunk_position
             ]
-            positions = np.union1d(positions, np.asarray(extra, dtype=np.int64))
+            mask[extra] = True
         if allowed is not None:
-            positions = np.intersect1d(positions, allowed, assume_unique=True)
-        return positions
+            mask &= allowed
+        return mask
 
     def _hits(self, rows: list[int], scores: list[float]) -> list[ChunkHit]:
         docs = self._docs_by_row(rows)
@@ -405,6 +587,29 @@ class EmbeddedStore:
         return out
 
 
+class _Match:
+    """A match set as a mask over the columns, with its positions and unit hits when asked."""
+
+    def __init__(self, cols: Columns, mask: np.ndarray) -> None:
+        self.cols, self.mask = cols, mask
+        self._positions: np.ndarray | None = None
+        self._units: np.ndarray | None = None
+
+    @property
+    def positions(self) -> np.ndarray:
+        """The matching positions, ascending."""
+        if self._positions is None:
+            self._positions = np.flatnonzero(self.mask)
+        return self._positions
+
+    @property
+    def units(self) -> np.ndarray:
+        """Per unit (see counting.py), whether any of its chunks matches."""
+        if self._units is None:
+            self._units = self.cols.groups.unit_hits(self.mask)
+        return self._units
+
+
 def _new_index_name() -> str:
     return time.strftime("index-%Y%m%dT%H%M%S", time.gmtime()) + f"-{secrets.token_hex(3)}"
 
@@ -426,139 +631,82 @@ class _transaction:
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk does that): never mask the cause.
+        if self.db.in_transaction:
+            with suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
 
 
-@dataclass
-class _Columns:
-    """In-memory columns of every chunk: row ids, letters, embeddings and facet postings."""
+# SQLite's primary result codes that say what the storage is like.
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN, _SQLITE_FULL = 8, 10, 14, 13
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_READ_ONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 
-    rows: np.ndarray  # SQLite row ids, ascending
-    letter_index: np.ndarray  # position -> index into letter_ids
-    letter_ids: list[str]
-    vectors: np.ndarray
-    postings: dict[str, dict[str, np.ndarray]]  # field -> value -> sorted positions
-    dates: dict[str, np.ndarray]  # field -> yyyymmdd int (0 when unknown)
-    section_item: np.ndarray  # bool
-    first_window: np.ndarray  # bool
-    chunk_position: dict[str, int]
 
-    @classmethod
-    def load(cls, db: sqlite3.Connection, dims: int) -> _Columns:
-        """Read every chunk's facets and embedding from SQLite."""
-        cursor = db.execute(
-            "SELECT row, chunk_id, letter_id, doc, embedding FROM chunks ORDER BY row"
-        )
-        rows, letters, vectors, chunk_position = [], [], [], {}
-        letter_ids: dict[str, int] = {}
-        # decision_month is no facet of its own but feeds the decision-date histogram.
-        facet_lists: dict[str, dict[str, list[int]]] = {
-            f: {} for f in (*facet_names(), "decision_month")
-        }
-        dates = {f: [] for f in DATE_FIELDS}
-        section_item, first_window = [], []
-        for position, (row, chunk_id, letter_id, doc_json, emb) in enumerate(cursor):
-            doc = json.loads(doc_json)
-            rows.append(row)
-            chunk_position[chunk_id] = position
-            letters.append(letter_ids.setdefault(letter_id, len(letter_ids)))
-            vectors.append(np.frombuffer(emb, dtype=np.float32))
-            for facet, postings in facet_lists.items():
-                value = doc.get(facet)
-                for v in value if isinstance(value, list) else [value]:
-                    if v is not None:
-                        postings.setdefault(str(v), []).append(position)
-            for f in DATE_FIELDS:
-                dates[f].append(int(doc[f].replace("-", "")) if doc.get(f) else 0)
-            section_item.append(doc.get("section") == "item")
-            first_window.append(doc.get("window") == 0)
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, dims), np.float32)
-        return cls(
-            rows=np.asarray(rows, dtype=np.int64),
-            letter_index=np.asarray(letters, dtype=np.int32),
-            letter_ids=list(letter_ids),
-            vectors=matrix,
-            postings={
-                f: {v: np.asarray(p, dtype=np.int64) for v, p in d.items()}
-                for f, d in facet_lists.items()
-            },
-            dates={f: np.asarray(v, dtype=np.int32) for f, v in dates.items()},
-            section_item=np.asarray(section_item, dtype=bool),
-            first_window=np.asarray(first_window, dtype=bool),
-            chunk_position=chunk_position,
-        )
+def _failure_kind(exc: BaseException, root: Path) -> str | None:
+    """Tell whether a write failed because the storage is "full" or "read-only" (else None)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if exc.errno in _FULL_ERRNOS:
+            return "full"
+        if exc.errno in _READ_ONLY_ERRNOS:
+            return "read-only"
+        return None
+    if isinstance(exc, sqlite3.Error):
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code == _SQLITE_FULL or "database or disk is full" in str(exc):
+            return "full"
+        if code == _SQLITE_READONLY or "readonly database" in str(exc):
+            return "read-only"
+        if code in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+            return _storage_state(root)  # SQLite does not say why: look at the storage
+        return None
+    # tantivy reports I/O errors as ValueError with the OS error in the message.
+    text = str(exc)
+    if "os error 28" in text or "No space left on device" in text or "os error 122" in text:
+        return "full"
+    if any(m in text for m in ("os error 30", "Read-only file system", "os error 13")):
+        return "read-only"
+    return None
 
-    def positions_of(self, rows: list[int]) -> np.ndarray:
-        """Map SQLite row ids to positions, dropping ids not loaded (written since)."""
-        wanted = np.unique(np.asarray(rows, dtype=np.int64))
-        pos = np.searchsorted(self.rows, wanted)
-        inside = pos < len(self.rows)
-        pos, wanted = pos[inside], wanted[inside]
-        return pos[self.rows[pos] == wanted]
 
-    def select(self, filters: Filters) -> np.ndarray | None:
-        """Return the sorted positions the filters allow, or None when they allow every chunk."""
-        mask: np.ndarray | None = None
+def _storage_state(root: Path) -> str | None:
+    if not os.access(root, os.W_OK):
+        return "read-only"
+    try:
+        if shutil.disk_usage(root).free < 1024 * 1024:
+            return "full"
+    except OSError:
+        pass
+    return None
 
-        def narrow(m: np.ndarray) -> None:
-            nonlocal mask
-            mask = m if mask is None else mask & m
 
-        n = len(self.rows)
-        for facet, values in filters.terms:
-            m = np.zeros(n, dtype=bool)
-            for value in values:
-                posting = self.postings.get(facet, {}).get(value)
-                if posting is not None:
-                    m[posting] = True
-            narrow(m)
-        for field, low, high in filters.date_ranges:
-            column = self.dates[field]
-            m = column > 0
-            if low:
-                m &= column >= int(low.replace("-", ""))
-            if high:
-                m &= column <= int(high.replace("-", ""))
-            narrow(m)
-        if filters.chunk_ids is not None:
-            m = np.zeros(n, dtype=bool)
-            m[[self.chunk_position[c] for c in filters.chunk_ids if c in self.chunk_position]] = (
-                True
-            )
-            narrow(m)
-        if filters.exclude_letter_ids:
-            excluded = {
-                self.letter_ids.index(x) for x in filters.exclude_letter_ids if x in self.letter_ids
-            }
-            narrow(~np.isin(self.letter_index, list(excluded)))
-        if filters.section is not None:
-            narrow(self.section_item if filters.section == "item" else ~self.section_item)
-        if filters.first_window_only:
-            narrow(self.first_window)
-        return None if mask is None else np.flatnonzero(mask)
+def _write_error(exc: BaseException, root: Path, written: int = 0) -> StoreWriteError:
+    if _failure_kind(exc, root) == "full":
+        return StorageFull(f"disk full while writing to '{root}'", written)
+    return ReadOnlyStorage(f"data directory '{root}' is read-only", written)
 
-    def count_letters_by(self, facet: str, positions: np.ndarray) -> dict[str, int]:
-        """Count distinct letters per value of `facet` among the given positions."""
-        counts = {}
-        for value, posting in self.postings.get(facet, {}).items():
-            common = np.intersect1d(posting, positions, assume_unique=True)
-            if len(common):
-                counts[value] = int(len(np.unique(self.letter_index[common])))
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    def cross_count(self, by: str, other: str, positions: np.ndarray) -> dict[str, dict[str, int]]:
-        """Count chunks per (value of `by`, value of `other`) among the given positions."""
-        out: dict[str, dict[str, int]] = {}
-        other_postings = self.postings.get(other, {})
-        for value, posting in self.postings.get(by, {}).items():
-            common = np.intersect1d(posting, positions, assume_unique=True)
-            if not len(common):
-                continue
-            out[value] = {
-                o: int(len(np.intersect1d(common, p, assume_unique=True)))
-                for o, p in other_postings.items()
-            }
-        return out
+@contextmanager
+def _storage_errors(root: Path, written: int = 0) -> Iterator[None]:
+    """Turn a write failure caused by the storage (full, read-only) into a `StoreWriteError`."""
+    try:
+        yield
+    except StoreWriteError:
+        raise
+    except Exception as exc:
+        if _failure_kind(exc, root) is None:
+            raise
+        raise _write_error(exc, root, written) from exc
 
 
 class _TextIndex:
@@ -583,15 +731,7 @@ class _TextIndex:
                 builder.add_integer_field(f.name, stored=False, indexed=True, fast=True)
         self.schema = builder.build()
         self.index = tantivy.Index(self.schema, path=str(path))
-        analyzer = (
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(40))
-            .filter(tantivy.Filter.lowercase())
-            .filter(tantivy.Filter.custom_stopword(_STOP_WORDS))
-            .filter(tantivy.Filter.stemmer("english"))
-            .build()
-        )
-        self.index.register_tokenizer("imr_text", analyzer)
+        self.index.register_tokenizer("imr_text", english_analyzer())
         self._marker = path / "generation"
 
     def generation(self) -> int:
@@ -698,25 +838,25 @@ class _TextIndex:
 
     def search(
         self, query: ParsedQuery, filters: Filters, size: int, sort: str
-    ) -> tuple[list[int], list[float], int]:
-        """Return (rows, scores, total matches) of the best chunks."""
+    ) -> tuple[list[int], list[float]]:
+        """Return (rows, scores) of the best chunks."""
         q = self._filtered(query, filters)
         searcher = self.index.searcher()
         if sort == "newest":
             result = searcher.search(
                 q,
                 max(size, 1),
-                count=True,
+                count=False,
                 order_by_field="decision_date",
                 order=self._tantivy.Order.Desc,
             )
         else:
-            result = searcher.search(q, max(size, 1), count=True)
+            result = searcher.search(q, max(size, 1), count=False)
         addresses = [addr for _, addr in result.hits]
         rows = searcher.fast_field_values("row", addresses) if addresses else []
         # Sorted by date, tantivy gives the date (or None) in place of a score.
         scores = [float(score) if sort != "newest" else 0.0 for score, _ in result.hits]
-        return list(rows), scores, int(result.count)
+        return list(rows), scores
 
     def all_rows(self, query: ParsedQuery) -> list[int]:
         """Return the row ids of every chunk the text query matches."""
