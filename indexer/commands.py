@@ -14,7 +14,7 @@ import click
 
 from .search import SearchError, SearchRequest, SearchService
 from .serialize import result_json, similar_json, stats_json
-from .stores.base import Store, StoreUnavailable
+from .stores.base import Store, StoreUnavailable, StoreWriteError
 
 
 def _store(ctx: click.Context) -> Store:
@@ -22,7 +22,7 @@ def _store(ctx: click.Context) -> Store:
 
     try:
         return open_store(ctx.obj.get("backend"), ctx.obj.get("data_dir"))
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, StoreWriteError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -139,6 +139,34 @@ def register(main: click.Group) -> None:
 
     @main.command()
     @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+    @click.pass_context
+    def verify(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
+        """Compare the index with the letters under PATH: missing, extra, stale, duplicates.
+
+        Missing: a file whose letter is not indexed. Extra: an indexed letter that no file
+        under PATH holds (any more). Stale: a file changed since its letter was indexed.
+        Duplicates: several files holding one letter id. Unreadable: a file that is not a
+        readable letter. The exit code is 0 when there are none of these, 1 otherwise.
+        """
+        from .verify import verify as compare
+
+        store = _store(ctx)
+        try:
+            report = compare(list(paths), store.indexed_letters())
+        except StoreUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            store.close()
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        else:
+            _print_verify(report)
+        if not report.consistent:
+            sys.exit(1)
+
+    @main.command()
+    @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
     @click.option("--batch-size", default=16, show_default=True, help="Letters per write.")
     @click.pass_context
     def reindex(ctx: click.Context, paths: tuple[str, ...], batch_size: int) -> None:
@@ -152,6 +180,9 @@ def register(main: click.Group) -> None:
         try:
             target = store.reindex_target(generation)
             summary, failures = _index_into(ctx, target, paths, True, batch_size)
+        except StoreWriteError as exc:
+            store.abort_reindex(generation)
+            raise click.ClickException(f"{exc}; the index in use is unchanged") from None
         except BaseException:
             store.abort_reindex(generation)
             raise
@@ -355,7 +386,7 @@ def _index_into(
 ):
     from tqdm import tqdm
 
-    from .pipeline import index_letters, read_letters
+    from .pipeline import IndexingStopped, index_paths
 
     failures: list[tuple[str, str]] = []
 
@@ -363,7 +394,6 @@ def _index_into(
         failures.append((source, reason))
         tqdm.write(f"error: {source}: {reason}", file=sys.stderr)
 
-    embedder = _embedder(ctx, store)
     bar = tqdm(unit=" letters", file=sys.stderr, disable=None, dynamic_ncols=True)
     chunks_done = 0
 
@@ -375,15 +405,21 @@ def _index_into(
         bar.set_postfix_str(f"{chunks_done} chunks, {rate:.1f} chunks/s", refresh=False)
 
     try:
-        summary = index_letters(
-            read_letters(list(paths), on_error),
+        summary = index_paths(
+            list(paths),
             store,
-            embedder,
+            lambda: _embedder(ctx, store),  # loaded only if some letter needs embedding
+            on_error,
             batch_size=batch_size,
             force=force,
             progress=progress,
         )
     except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    except IndexingStopped as exc:
+        bar.close()
+        for source, reason in exc.summary.failed:
+            click.echo(f"error: {source}: {reason}", err=True)
         raise click.ClickException(str(exc)) from None
     finally:
         bar.close()
@@ -391,6 +427,31 @@ def _index_into(
         click.echo(f"error: {source}: {reason}", err=True)
         failures.append((source, reason))
     return summary, failures
+
+
+def _print_verify(report) -> None:
+    click.echo(
+        f"{report.files} files, {report.indexed} letters indexed: {report.unchanged} unchanged, "
+        f"{len(report.missing)} missing, {len(report.extra)} extra, {len(report.stale)} stale, "
+        f"{len(report.duplicates)} duplicated, {len(report.unreadable)} unreadable"
+    )
+    for file, letter_id in report.missing:
+        click.echo(f"missing: {file} ({letter_id} is not indexed)")
+    for letter_id, source in report.extra:
+        click.echo(f"extra: {letter_id} (indexed from {source}, not found under the paths)")
+    for file, letter_id, why in report.stale:
+        click.echo(f"stale: {file} ({letter_id}: {why})")
+    for letter_id, files in report.duplicates:
+        click.echo(f"duplicate: {letter_id} is in {', '.join(files)}")
+    for file, reason in report.unreadable:
+        click.echo(f"unreadable: {file}: {reason}")
+    if report.consistent:
+        click.echo("the index holds exactly the letters of these files")
+    else:
+        click.echo(
+            "the index does not match these files: 'imr-search index PATH' adds the missing and "
+            "the stale, 'imr-search delete LETTER_ID' removes the extra"
+        )
 
 
 def _plain(html: str) -> str:

@@ -410,6 +410,10 @@ def test_index_body_of_letters():
                 "record": {"type": "object", "enabled": False},
                 "text": {"type": "text", "index": False},
                 "original_text": {"type": "text", "index": False},
+                "file_sha256": {"type": "keyword"},
+                "file_size": {"type": "long"},
+                "file_mtime_ns": {"type": "long"},
+                "parser": {"type": "keyword"},
             },
         },
     }

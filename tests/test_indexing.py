@@ -1,22 +1,38 @@
-"""Index lifecycle on the embedded store: idempotent re-index, upsert, delete, rebuild, crash."""
+"""Index lifecycle: idempotent and incremental re-index, upsert, delete, rebuild, a migrated
+database, a read-only data directory, a full disk, and bulk failures on Elasticsearch.
+
+The SIGKILL test is in test_crash.py."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
 
+import indexer.pipeline as pipeline
+from indexer.cli import main
+from indexer.documents import LetterDocs
+from indexer.pipeline import index_paths
+from indexer.query_text import parse_query
+from indexer.schema import EMBEDDING_DIMS, index_definition
 from indexer.search import SearchRequest, SearchService
+from indexer.stores.base import FileStamp, Filters, IndexReport, ReadOnlyStorage
+from indexer.stores.elasticsearch import ElasticsearchStore
 from indexer.stores.embedded import EmbeddedStore
 
+from . import es_openapi
 from .conftest import ROOT, SAMPLES, SEEDS, index_samples, run_cli
+from .es_fake import FakeElasticsearch, bulk_answer
 
 
 def test_indexing_twice_changes_nothing(tmp_path, embedder):
@@ -99,61 +115,408 @@ def test_rebuild_switches_to_a_new_index_and_drops_the_old(tmp_path):
     assert reader.counts() == (5, 19)
 
 
-def _letters_and_whole(data: Path) -> tuple[int, int, bool]:
-    """Count letters and chunks straight from the files, and check each letter is whole."""
-    active = (data / "ACTIVE").read_text()
-    db = sqlite3.connect(data / active / "store.sqlite")
-    letters = db.execute("SELECT count(*), coalesce(sum(chunk_count), 0) FROM letters").fetchone()
-    chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    db.close()
-    return letters[0], chunks, letters[1] == chunks
+# -- re-indexing only what changed ----------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_killed_indexer_leaves_whole_letters_and_a_rerun_completes(tmp_path):
-    """SIGKILL the indexer mid-run, check what it left, run again: same as an uninterrupted run."""
-    data = tmp_path / "data"
-    dev = str(SAMPLES / "dev")
-    cmd = [
-        sys.executable,
-        "-m",
-        "indexer.cli",
-        "--data-dir",
-        str(data),
-        "index",
-        dev,
-        "--batch-size",
-        "3",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    letters = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        if (data / "ACTIVE").exists():
-            try:
-                letters = _letters_and_whole(data)[0]
-            except sqlite3.OperationalError:
-                continue
-            if letters >= 9:
-                break
-    assert proc.poll() is None, "the indexer finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+def _copy_seeds(folder: Path) -> Path:
+    folder.mkdir()
+    for seed in SEEDS:
+        shutil.copy2(seed, folder / seed.name)  # with their (old) modification times
+    return folder.resolve()
 
-    letters, chunks, whole = _letters_and_whole(data)
-    assert 9 <= letters < 50 and whole
-    # The half-written index opens and answers.
-    store = EmbeddedStore(data)
-    assert store.counts() == (letters, chunks)
-    assert store.fingerprints()
 
-    rerun = run_cli("--data-dir", str(data), "index", dev)
-    assert rerun.returncode == 0, rerun.stderr
-    assert f"{50 - letters} letters indexed" in rerun.stdout
-    clean = tmp_path / "clean"
-    assert run_cli("--data-dir", str(clean), "index", dev).returncode == 0
-    assert EmbeddedStore(data).counts() == EmbeddedStore(clean).counts() == (50, 252)
-    assert sorted(EmbeddedStore(data).fingerprints().items()) == sorted(
-        EmbeddedStore(clean).fingerprints().items()
+def _index_folder(store, embedder, folder: Path, **options):
+    errors: list = []
+    summary = index_paths([str(folder)], store, embedder, lambda *e: errors.append(e), **options)
+    assert errors == []
+    return summary
+
+
+def _record_parses(monkeypatch) -> list[str]:
+    parsed: list[str] = []
+    real = pipeline.parse_letter
+    monkeypatch.setattr(pipeline, "parse_letter", lambda p: parsed.append(Path(p).name) or real(p))
+    return parsed
+
+
+def test_unchanged_files_are_not_parsed_again_until_the_parser_changes(
+    tmp_path, embedder, monkeypatch
+):
+    folder = _copy_seeds(tmp_path / "letters")
+    store = EmbeddedStore(tmp_path / "data")
+    assert _index_folder(store, embedder, folder).indexed == 5
+    stamp = store.indexed_letters()["CM15-0022402"].file
+    seed = SEEDS[4]
+    assert stamp == FileStamp(
+        hashlib.sha256(seed.read_bytes()).hexdigest(),
+        seed.stat().st_size,
+        seed.stat().st_mtime_ns,
+        pipeline.parser_version(),
     )
+    parsed = _record_parses(monkeypatch)
+    again = _index_folder(store, embedder, folder)
+    assert (again.indexed, again.skipped, parsed) == (0, 5, [])
+
+    # Another parser (code or library version) may read the same bytes differently: every
+    # file is parsed again, and every letter records the parser it was read by.
+    monkeypatch.setattr(pipeline, "parser_version", lambda: "another-parser")
+    upgraded = _index_folder(store, embedder, folder)
+    assert (upgraded.indexed, upgraded.skipped, len(parsed)) == (5, 0, 5)
+    assert {il.file.parser for il in store.indexed_letters().values()} == {"another-parser"}
+    assert store.counts() == (5, 19)
+    parsed.clear()
+    last = _index_folder(store, embedder, folder)
+    assert (last.indexed, last.skipped, parsed) == (0, 5, [])
+
+    # --force parses and writes everything.
+    forced = _index_folder(store, embedder, folder, force=True)
+    assert (forced.indexed, forced.skipped, len(parsed)) == (5, 0, 5)
+
+
+def test_a_file_changed_within_its_mtime_tick_is_still_seen(tmp_path, embedder):
+    """A file stamped just after it was written has no trusted mtime: it is hashed next time."""
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    letter = folder / "a.txt"
+    letter.write_text(SEEDS[4].read_text())
+    store = EmbeddedStore(tmp_path / "data")
+    _index_folder(store, embedder, folder)
+    assert store.indexed_letters()["CM15-0022402"].file.mtime_ns is None
+    mtime = letter.stat().st_mtime_ns
+    # Same size, same mtime, other bytes: only the hash can tell.
+    letter.write_text(SEEDS[4].read_text().replace("68 year old", "69 year old"))
+    os.utime(letter, ns=(mtime, mtime))
+    changed = _index_folder(store, embedder, folder)
+    assert (changed.indexed, changed.skipped) == (1, 0)
+
+
+def test_a_database_from_before_file_stamps_gets_the_new_columns(tmp_path, embedder):
+    data = tmp_path / "data"
+    folder = _copy_seeds(tmp_path / "letters")
+    store = EmbeddedStore(data)
+    _index_folder(store, embedder, folder)
+    store.close()
+    db = sqlite3.connect(data / (data / "ACTIVE").read_text() / "store.sqlite")
+    for column in ("file_sha256", "file_size", "file_mtime_ns", "parser"):
+        db.execute(f"ALTER TABLE letters DROP COLUMN {column}")
+    db.close()
+
+    old = EmbeddedStore(data, read_only=True)  # a reader changes nothing, and copes
+    assert {il.file for il in old.indexed_letters().values()} == {None}
+    assert len(old.indexed_letters()) == 5
+    migrated = EmbeddedStore(data)
+    columns = {r[1] for r in migrated._db.execute("PRAGMA table_info(letters)")}
+    assert {"file_sha256", "file_size", "file_mtime_ns", "parser"} <= columns
+    # Letters indexed without a stamp are written once more, to record one; then skipped.
+    first = _index_folder(migrated, embedder, folder)
+    assert (first.indexed, first.skipped) == (5, 0)
+    second = _index_folder(migrated, embedder, folder)
+    assert (second.indexed, second.skipped) == (0, 5)
+
+
+# -- a read-only data directory, a full disk ------------------------------------------------
+
+
+@contextmanager
+def _read_only(path: Path):
+    """Make `path` read-only for this process: a read-only bind mount for root (whom file
+    modes do not stop), file modes for anyone else."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [path, *path.rglob("*")]}
+        for p in modes:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    bind = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True)
+    if bind.returncode != 0:
+        pytest.skip(f"root cannot make a directory read-only here: {bind.stderr.decode()}")
+    try:
+        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], capture_output=True)
+        assert ro.returncode == 0, ro.stderr
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)  # -l: our readers still hold files
+
+
+def test_a_read_only_data_directory_is_reported_and_stays_searchable(tmp_path, embedder):
+    data = (tmp_path / "data").resolve()
+    folder = _copy_seeds(tmp_path / "letters")
+    _index_folder(EmbeddedStore(data), embedder, folder)
+    (folder / "new.txt").write_text(SEEDS[4].read_text().replace("CM15-0022402", "CM19-0000001"))
+    files_before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    runner = CliRunner()
+    with _read_only(data):
+        with pytest.raises(OSError):
+            (data / "probe").write_text("x")
+        index = runner.invoke(main, ["--data-dir", str(data), "index", str(folder)])
+        assert index.exit_code == 1
+        assert isinstance(index.exception, SystemExit)  # no traceback
+        assert index.stderr == f"Error: data directory '{data}' is read-only; nothing was indexed\n"
+        assert index.stdout == ""
+
+        search = runner.invoke(
+            main, ["--data-dir", str(data), "search", "Klonopin", "--mode", "keyword"]
+        )
+        assert search.exit_code == 0, search.output
+        assert search.stdout.startswith("2 letters (")
+        verify = runner.invoke(main, ["--data-dir", str(data), "verify", str(folder)])
+        assert verify.exit_code == 1
+        assert verify.stdout.splitlines()[1] == (
+            f"missing: {folder / 'new.txt'} (CM19-0000001 is not indexed)"
+        )
+        store = EmbeddedStore(data)
+        assert store.read_only and store.counts() == (5, 19)
+        with pytest.raises(ReadOnlyStorage, match="is read-only"):
+            store.delete(["CM15-0022402"])
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == files_before
+    again = runner.invoke(main, ["--data-dir", str(data), "index", str(folder)])
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("1 letters indexed (2 chunks), 5 unchanged, 0 failed")
+
+
+class _FillingDisk:
+    """A SQLite connection whose disk fills up: after `room[0]` more letters every write of a
+    letter fails as SQLite fails on a full disk (a fake at a boundary tests cannot reach)."""
+
+    def __init__(self, db: sqlite3.Connection, room: list[int]) -> None:
+        self._db, self._room = db, room
+
+    def execute(self, sql: str, *args):
+        if sql.startswith("INSERT OR REPLACE INTO letters"):
+            if self._room[0] <= 0:
+                raise sqlite3.OperationalError("database or disk is full")
+            self._room[0] -= 1
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._db, name)
+
+
+def test_a_full_disk_is_reported_and_a_rerun_completes(tmp_path, monkeypatch, embedder):
+    data = (tmp_path / "data").resolve()
+    folder = _copy_seeds(tmp_path / "letters")
+    room = [3]  # batches of 2: the first is written, the second fails at its second letter
+    connect = EmbeddedStore._connect
+    monkeypatch.setattr(EmbeddedStore, "_connect", lambda self: _FillingDisk(connect(self), room))
+    runner = CliRunner()
+    full = runner.invoke(main, ["--data-dir", str(data), "index", str(folder), "--batch-size", "2"])
+    assert full.exit_code == 1 and isinstance(full.exception, SystemExit)
+    assert full.stderr.splitlines()[-1] == (
+        f"Error: disk full while writing to '{data}': 2 letters indexed before it, "
+        "the index holds whole letters only"
+    )
+    monkeypatch.undo()  # space freed
+    store = EmbeddedStore(data)
+    first_two = sorted(store.indexed_letters())
+    assert first_two == ["L-8bfe781363af6ef1", "L-96b58c07c53b0b00"]  # seeds 000 and 001
+    assert store.counts() == (2, 5 + 5)
+    assert [len(store.letter_chunks(lid)) for lid in first_two] == [5, 5]
+    again = runner.invoke(main, ["--data-dir", str(data), "index", str(folder)])
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("3 letters indexed (9 chunks), 2 unchanged, 0 failed")
+    assert store.counts() == (5, 19)
+
+
+def test_a_real_full_disk_is_reported_and_a_rerun_completes(tmp_path, embedder):
+    """On a small tmpfs (root only): the disk really fills mid-run, then grows."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    for i in range(40):  # 40 letters from the seed with a case number: one text to embed
+        text = SEEDS[4].read_text().replace("CM15-0022402", f"CM19-{i:07d}")
+        (folder / f"{i:03d}.txt").write_text(text)
+    reference = tmp_path / "reference"
+    _index_folder(EmbeddedStore(reference), embedder, folder, batch_size=4)
+    needed = sum(p.stat().st_size for p in reference.rglob("*") if p.is_file())
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={needed // 2}", "tmpfs", str(disk)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode()}")
+    try:
+        data = disk / "data"
+        run = [sys.executable, "-m", "indexer.cli", "--data-dir", str(data), "index"]
+        full = subprocess.run(
+            [*run, str(folder), "--batch-size", "4"], capture_output=True, text=True, cwd=ROOT
+        )
+        assert full.returncode == 1, full.stderr
+        last = full.stderr.splitlines()[-1]
+        found = re.fullmatch(
+            rf"Error: disk full while writing to '{re.escape(str(data))}': (\d+) letters indexed "
+            r"before it, the index holds whole letters only",
+            last,
+        )
+        assert found, full.stderr
+        written = int(found[1])
+        assert 0 < written < 40
+        store = EmbeddedStore(data, read_only=True)
+        assert len(store.indexed_letters()) == written
+        assert {len(store.letter_chunks(lid)) for lid in store.indexed_letters()} == {2}
+        subprocess.run(["mount", "-o", f"remount,size={needed * 4}", str(disk)], check=True)
+        again = subprocess.run([*run, str(folder)], capture_output=True, text=True, cwd=ROOT)
+        assert again.returncode == 0, again.stderr
+        done = EmbeddedStore(data, read_only=True)
+        ref = EmbeddedStore(reference, read_only=True)
+        assert done.counts() == ref.counts() == (40, 80)
+        assert {k: (v.source, v.fingerprint) for k, v in done.indexed_letters().items()} == {
+            k: (v.source, v.fingerprint) for k, v in ref.indexed_letters().items()
+        }
+        hits, total = done.keyword(parse_query("Valium"), Filters(), 200)
+        assert total == 80 and len({h.chunk_id for h in hits}) == 80  # both chunks, once
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+# -- Elasticsearch bulk failures: retried when retriable, else reported per letter ---------
+
+REJECTED = {
+    "type": "es_rejected_execution_exception",
+    "reason": "rejected execution of coordinating operation",
+}
+REFRESHED = (200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
+
+
+@pytest.fixture
+def es_letters(tokenizer) -> list[LetterDocs]:
+    """Seeds 002 and 004, parsed and chunked, with unit vectors."""
+    from indexer.chunking import chunk_letter
+    from indexer.documents import letter_docs
+    from indexer.letters.parser import parse_letter
+
+    out = []
+    for seed in (SEEDS[2], SEEDS[4]):
+        letter = parse_letter(str(seed))
+        docs = letter_docs(letter, chunk_letter(letter, tokenizer))
+        docs.vectors = np.zeros((len(docs.chunks), EMBEDDING_DIMS), np.float32)
+        docs.vectors[:, len(out)] = 1.0
+        out.append(docs)
+    return out
+
+
+def _es_store(es: FakeElasticsearch) -> ElasticsearchStore:
+    store = ElasticsearchStore(es.url, "imr-test")
+    store.bulk_initial_backoff = 0.01  # the real 1, 2, 4 s would only slow the test down
+    return store
+
+
+def _bulk_ids(es: FakeElasticsearch) -> list[list[str]]:
+    return [[next(iter(h.values()))["_id"] for h in r.lines[::2]] for r in es.find("PUT", "/_bulk")]
+
+
+def test_es_chunks_refused_by_an_overloaded_node_are_sent_again(es_letters):
+    first, second = es_letters
+    refused = second.chunks[1]["chunk_id"]
+    with FakeElasticsearch() as es:
+        es.route("HEAD", r"/_alias/.*", (200, None))
+        es.route("PUT", r"/_bulk", bulk_answer({refused: (429, REJECTED)}), times=2)
+        es.route("PUT", r"/_bulk", bulk_answer())
+        es.route("POST", r"/imr-test/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        es.route("POST", r"/imr-test,imr-test-letters/_refresh", REFRESHED)
+        store = _es_store(es)
+        report = store.upsert([first, second])
+        assert es.unrouted == []
+    all_chunks = [c["chunk_id"] for d in es_letters for c in d.chunks]
+    # Sent, refused twice, accepted the third time; then both records.
+    assert _bulk_ids(es) == [all_chunks, [refused], [refused], [first.letter_id, second.letter_id]]
+    assert report == IndexReport(indexed=2)
+
+
+def test_es_chunks_still_refused_after_the_retries_fail_their_letter_only(es_letters):
+    first, second = es_letters
+    refused = second.chunks[0]["chunk_id"]
+    with FakeElasticsearch() as es:
+        es.route("HEAD", r"/_alias/.*", (200, None))
+        es.route("PUT", r"/_bulk", bulk_answer({refused: (429, REJECTED)}))
+        es.route("POST", r"/imr-test/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        es.route("POST", r"/imr-test,imr-test-letters/_refresh", REFRESHED)
+        report = _es_store(es).upsert([first, second])
+    all_chunks = [c["chunk_id"] for d in es_letters for c in d.chunks]
+    assert _bulk_ids(es) == [all_chunks, [refused], [refused], [refused], [first.letter_id]]
+    assert report == IndexReport(
+        indexed=1,
+        failed=[
+            (
+                second.letter_id,
+                f"chunk {refused}: es_rejected_execution_exception: rejected execution of "
+                "coordinating operation (still refused after 3 retries)",
+            )
+        ],
+    )
+
+
+def test_es_letters_index_of_an_earlier_mapping_gets_the_file_fields(es_letters):
+    strict = {
+        "type": "strict_dynamic_mapping_exception",
+        "reason": "mapping set to strict, dynamic introduction of [file_sha256] within [_doc] "
+        "is not allowed",
+    }
+    ids = [d.letter_id for d in es_letters]
+    with FakeElasticsearch() as es:
+        es.route("HEAD", r"/_alias/.*", (200, None))
+        es.route("PUT", r"/_bulk", bulk_answer(), times=1)  # the chunks
+        es.route("PUT", r"/_bulk", bulk_answer({i: (400, strict) for i in ids}), times=1)
+        es.route("PUT", r"/_bulk", bulk_answer())
+        es.route("PUT", r"/imr-test-letters/_mapping", (200, {"acknowledged": True}))
+        es.route("POST", r"/imr-test/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        es.route("POST", r"/imr-test,imr-test-letters/_refresh", REFRESHED)
+        report = _es_store(es).upsert(es_letters)
+        assert es.unrouted == []
+    assert report == IndexReport(indexed=2)
+    assert _bulk_ids(es)[1:] == [ids, ids]
+    (put,) = es.find("PUT", r"/imr-test-letters/_mapping")
+    assert put.body == {"properties": index_definition("letters")["mappings"]["properties"]}
+    if es_openapi.spec_available():
+        es_openapi.validate_body("put", "/{index}/_mapping", put.body)
+
+
+def test_the_index_command_reports_each_letter_elasticsearch_refused(
+    tmp_path, monkeypatch, es_letters
+):
+    folder = _copy_seeds(tmp_path / "letters")
+    bad = es_letters[0]  # seed 002
+    broken = bad.chunks[0]["chunk_id"]
+    mapper = {"type": "mapper_parsing_exception", "reason": "failed to parse field [text]"}
+    shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+    with FakeElasticsearch() as es:
+        es.route(
+            "POST", r"/imr-chunks-letters/_search", (200, {"_shards": shards, "hits": {"hits": []}})
+        )
+        es.route("HEAD", r"/_alias/.*", (200, None))
+        es.route("PUT", r"/_bulk", bulk_answer({broken: (400, mapper)}))
+        es.route("POST", r"/imr-chunks/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        es.route("POST", r"/imr-chunks,imr-chunks-letters/_refresh", REFRESHED)
+        es.route(
+            "POST",
+            r"/imr-chunks(-letters)?/_count",
+            lambda r: (200, {"count": 4 if "letters" in r.path else 16}),
+        )
+        monkeypatch.setenv("ELASTICSEARCH_URL", es.url)
+        monkeypatch.delenv("IMR_SEARCH_ES_INDEX", raising=False)
+        result = CliRunner().invoke(
+            main,
+            [
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--backend",
+                "elasticsearch",
+                "index",
+                str(folder),
+            ],
+        )
+        assert es.unrouted == []
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: {bad.letter_id}: chunk {broken}: mapper_parsing_exception: failed to parse field [text]"
+    ]
+    assert result.stdout.startswith("4 letters indexed (16 chunks), 0 unchanged, 1 failed in ")
+    assert result.stdout.endswith("the index now holds 4 letters, 16 chunks (elasticsearch)\n")
+    records = [next(iter(h.values()))["_id"] for h in es.find("PUT", "/_bulk")[1].lines[::2]]
+    assert bad.letter_id not in records and len(records) == 4

@@ -56,6 +56,55 @@ class StoreUnavailable(Exception):
     """The back end cannot be reached or did not answer in time (the web app answers 503)."""
 
 
+class StoreWriteError(Exception):
+    """The storage itself refused a write (not one letter's fault): every later write would too.
+
+    `written` counts the letters of the failed call that are nevertheless stored whole (the
+    embedded store's SQLite commit succeeded, only its text index could not follow)."""
+
+    def __init__(self, message: str, written: int = 0) -> None:
+        super().__init__(message)
+        self.written = written
+
+
+class ReadOnlyStorage(StoreWriteError):
+    """The data directory (or its file system) is read-only."""
+
+
+class StorageFull(StoreWriteError):
+    """The disk (or quota) holding the data directory is full."""
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """A letter's file as it was when the letter was indexed, to skip the file while unchanged."""
+
+    sha256: str  # of the file's bytes
+    size: int
+    mtime_ns: int | None  # None when the file was modified too recently to trust its mtime
+    parser: str  # version of the code that turns a file into chunks (`pipeline.parser_version`)
+
+
+@dataclass(frozen=True)
+class IndexedLetter:
+    """What the index records about a letter, to tell what changed since."""
+
+    letter_id: str
+    source: str  # the file it was read from (resolved path)
+    fingerprint: str  # of the parsed record (`documents.fingerprint`)
+    file: FileStamp | None = None  # None for letters indexed before file stamps existed
+
+
+#: Key of a letter's `FileStamp` in `LetterDocs.extra` (set by `pipeline.read_letters`).
+FILE_STAMP = "file"
+
+
+def file_stamp(letter: LetterDocs) -> FileStamp | None:
+    """Return the stamp of the file a letter was read from, if it came from a file."""
+    stamp = letter.extra.get(FILE_STAMP)
+    return stamp if isinstance(stamp, FileStamp) else None
+
+
 class Store(Protocol):
     """A search back end. `query=None` matches every chunk (the filters still apply); a chunk
     in `filters.also_chunk_ids` matches whatever the query says."""
@@ -63,13 +112,19 @@ class Store(Protocol):
     name: str
 
     def upsert(self, letters: list[LetterDocs]) -> IndexReport:
-        """Write whole letters, replacing any earlier version of each, atomically per call."""
+        """Write whole letters, replacing any earlier version of each, atomically per call.
+
+        A letter's own problem goes in `IndexReport.failed`; a storage that refuses every write
+        (read-only, full) raises `StoreWriteError`."""
 
     def delete(self, letter_ids: list[str]) -> int:
         """Remove letters and all their chunks; return how many existed."""
 
     def fingerprints(self) -> dict[str, tuple[str, str]]:
         """Return letter_id -> (source, fingerprint) for every indexed letter."""
+
+    def indexed_letters(self) -> dict[str, IndexedLetter]:
+        """Return letter_id -> source, fingerprint and file stamp of every indexed letter."""
 
     def counts(self) -> tuple[int, int]:
         """Return the number of letters and of chunks indexed."""

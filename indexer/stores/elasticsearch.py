@@ -84,7 +84,7 @@ import numpy as np
 from ..documents import LetterDocs
 from ..query_text import Clause, ParsedQuery
 from ..schema import DATE_FIELDS, EMBEDDING_DIMS, TEXT_BOOSTS, fields, index_definition
-from .base import ChunkHit, Filters, IndexReport
+from .base import ChunkHit, FileStamp, Filters, IndexedLetter, IndexReport, file_stamp
 from .base import StoreUnavailable as BaseStoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -432,6 +432,16 @@ def build_fingerprints_search() -> dict[str, Any]:
     }
 
 
+#: The letter-record fields `indexed_letters` reads.
+INDEXED_LETTER_FIELDS = ("letter_id", "source", "fingerprint", "file_sha256", "file_size",
+                         "file_mtime_ns", "parser")  # fmt: skip
+
+
+def build_indexed_letters_search() -> dict[str, Any]:
+    """Return the search body `indexed_letters` scans the letters alias with."""
+    return {"query": {"match_all": {}}, "_source": {"includes": list(INDEXED_LETTER_FIELDS)}}
+
+
 # ---------------------------------------------------------------------------------------------
 # Index, alias and delete bodies (pure)
 
@@ -532,6 +542,7 @@ def chunk_actions(letters: Iterable[LetterDocs], index: str) -> Iterator[dict[st
 
 def letter_document(letter: LetterDocs, indexed_at: str) -> dict[str, Any]:
     """Return the letters-index record of a letter."""
+    stamp = file_stamp(letter)
     return {
         "letter_id": letter.letter_id,
         "source": letter.source,
@@ -541,6 +552,11 @@ def letter_document(letter: LetterDocs, indexed_at: str) -> dict[str, Any]:
         "record": letter.record,
         "text": letter.text,
         "original_text": letter.original_text,
+        # The file it was read from, so an unchanged file is skipped unparsed next time.
+        "file_sha256": stamp.sha256 if stamp else None,
+        "file_size": stamp.size if stamp else None,
+        "file_mtime_ns": stamp.mtime_ns if stamp else None,
+        "parser": stamp.parser if stamp else None,
     }
 
 
@@ -913,6 +929,16 @@ class ElasticsearchStore:
 
     # -- writes --------------------------------------------------------------------------
 
+    #: A bulk item (or a whole bulk request) refused with one of these statuses (an overloaded
+    #: node: es_rejected_execution_exception is 429; an unavailable shard 503) is sent again,
+    #: up to `bulk_retries` times, after 1, 2, 4 ... seconds (at most `bulk_max_backoff`);
+    #: indexing under an explicit id makes a repeat harmless. What is still refused then is
+    #: reported per letter, never dropped.
+    BULK_RETRY_STATUSES = (429, 503)
+    bulk_retries = 3
+    bulk_initial_backoff = 1.0
+    bulk_max_backoff = 30.0
+
     def _bulk(self, actions: Iterator[dict[str, Any]]) -> Iterator[tuple[bool, dict[str, Any]]]:
         from elasticsearch.helpers import streaming_bulk
 
@@ -923,10 +949,46 @@ class ElasticsearchStore:
             max_chunk_bytes=20 * 1024 * 1024,
             raise_on_error=False,
             raise_on_exception=False,
-            max_retries=3,
-            initial_backoff=1,
-            max_backoff=30,
+            max_retries=self.bulk_retries,
+            initial_backoff=self.bulk_initial_backoff,
+            max_backoff=self.bulk_max_backoff,
+            retry_on_status=self.BULK_RETRY_STATUSES,
         )
+
+    def _bulk_failure(self, item: dict[str, Any]) -> str:
+        """Why a bulk item failed, saying so when it was refused through every retry."""
+        reason = _bulk_error(item)
+        if item.get("status") in self.BULK_RETRY_STATUSES and self.bulk_retries:
+            reason += f" (still refused after {self.bulk_retries} retries)"
+        return reason
+
+    def _write_records(
+        self, letters: list[LetterDocs], index: str, indexed_at: str, failures: dict[str, str]
+    ) -> None:
+        """Index the letters' records; a letters index created before a field was added to
+        mappings/letters.json gets the field (`_mapping`) and the refused records again."""
+        unmapped: list[LetterDocs] = []
+        by_id = {ld.letter_id: ld for ld in letters}
+        for attempt in range(2):
+            with self._calls(f"indexing letters into {index}"):
+                for ok, info in self._bulk(letter_actions(letters, index, indexed_at)):
+                    if ok:
+                        continue
+                    item = next(iter(info.values()))
+                    letter_id = str(item.get("_id"))
+                    error = item.get("error")
+                    kind = error.get("type") if isinstance(error, dict) else None
+                    if attempt == 0 and kind == "strict_dynamic_mapping_exception":
+                        unmapped.append(by_id[letter_id])
+                        continue
+                    failures.setdefault(letter_id, f"record: {self._bulk_failure(item)}")
+            if not unmapped:
+                return
+            properties = index_definition("letters")["mappings"]["properties"]
+            with self._calls(f"adding the new fields of mappings/letters.json to {index}"):
+                self._slow().indices.put_mapping(index=index, properties=properties)
+            log.info("added the new letter fields to the mapping of %s", index)
+            letters, unmapped = unmapped, []
 
     def upsert(self, letters: list[LetterDocs]) -> IndexReport:
         """Write whole letters, replacing earlier versions (order: see the module docstring)."""
@@ -948,15 +1010,12 @@ class ElasticsearchStore:
                 if not ok:
                     item = next(iter(info.values()))
                     letter_id = owner.get(str(item.get("_id")), str(item.get("_id")))
-                    failures.setdefault(letter_id, f"chunk {item.get('_id')}: {_bulk_error(item)}")
+                    reason = f"chunk {item.get('_id')}: {self._bulk_failure(item)}"
+                    failures.setdefault(letter_id, reason)
 
         whole = [ld for ld in ready if ld.letter_id not in failures]
         indexed_at = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._calls(f"indexing letters into {letters_index}"):
-            for ok, info in self._bulk(letter_actions(whole, letters_index, indexed_at)):
-                if not ok:
-                    item = next(iter(info.values()))
-                    failures.setdefault(str(item.get("_id")), f"record: {_bulk_error(item)}")
+        self._write_records(whole, letters_index, indexed_at, failures)
 
         done = {ld.letter_id: [d["chunk_id"] for d in ld.chunks] for ld in whole}
         done = {k: v for k, v in done.items() if k not in failures}
@@ -1035,6 +1094,43 @@ class ElasticsearchStore:
                     out[src.get("letter_id", hit["_id"])] = (
                         src.get("source", ""),
                         src.get("fingerprint", ""),
+                    )
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, NotFoundError) and _is_missing_index(cause):
+                return {}
+            raise
+        return out
+
+    def indexed_letters(self) -> dict[str, IndexedLetter]:
+        """Return letter_id -> source, fingerprint and file stamp of every indexed letter."""
+        from elasticsearch import NotFoundError
+        from elasticsearch.helpers import scan
+
+        out: dict[str, IndexedLetter] = {}
+        try:
+            with self._calls(f"reading the indexed letters from {self.letters_alias}"):
+                for hit in scan(
+                    self.client,
+                    query=build_indexed_letters_search(),
+                    index=self.letters_alias,
+                    size=1000,
+                    scroll="2m",
+                ):
+                    src = hit.get("_source") or {}
+                    letter_id = src.get("letter_id", hit["_id"])
+                    sha = src.get("file_sha256")
+                    stamp = None
+                    if sha:
+                        size, mtime = src.get("file_size"), src.get("file_mtime_ns")
+                        stamp = FileStamp(
+                            sha,
+                            int(size or 0),
+                            None if mtime is None else int(mtime),
+                            src.get("parser") or "",
+                        )
+                    out[letter_id] = IndexedLetter(
+                        letter_id, src.get("source", ""), src.get("fingerprint", ""), stamp
                     )
         except StoreError as exc:
             cause = exc.__cause__
