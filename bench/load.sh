@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Load test of the web app: `imr-search serve --production` on loopback, driven by wrk.
+#
+#   bench/load.sh DATA_DIR [SECONDS] [PORT]
+#
+# DATA_DIR is an embedded index (e.g. the 100k-chunk one from bench/build_index.py). For 8 and
+# then 32 concurrent clients, for SECONDS each (default 60), wrk requests a mix of what users do:
+# hybrid, keyword and semantic searches (full pages and htmx partials), facet filters, the JSON
+# API, letter pages and statistics. It prints requests/s, p50/p95/p99 latency and errors.
+# Needs wrk (Debian: apt-get install wrk).
+set -euo pipefail
+DATA_DIR=${1:?usage: bench/load.sh DATA_DIR [SECONDS] [PORT]}
+SECONDS_EACH=${2:-60}
+PORT=${3:-5055}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON:-$HERE/../.venv/bin/python}
+[ -x "$PY" ] || PY=python
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+
+URLS=$(mktemp)
+trap 'rm -f "$URLS"; [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true' EXIT
+"$PY" - "$DATA_DIR" > "$URLS" <<'PY'
+import sys
+from urllib.parse import urlencode
+sys.path.insert(0, ".")
+from bench.queries import QUERIES
+from indexer.stores.embedded import EmbeddedStore
+
+store = EmbeddedStore(sys.argv[1])
+letters = [r[0] for r in store._db.execute("SELECT letter_id FROM letters LIMIT 400")]
+for i, q in enumerate(QUERIES):
+    print("/?" + urlencode({"q": q}))
+    print("/api/search?" + urlencode({"q": q, "mode": "keyword"}))
+    print("/?" + urlencode({"q": q, "mode": "semantic"}))
+    print("/?" + urlencode({"q": q, "decision": "overturned"}))
+    print("/letters/" + letters[i * 17 % len(letters)])
+    if i % 4 == 0:
+        print("/stats?" + urlencode({"q": q, "by": "treatment_class"}))
+PY
+echo "$(wc -l < "$URLS") distinct URLs"
+
+cd "$HERE/.."
+"$PY" -m indexer.cli --data-dir "$DATA_DIR" serve --production --no-samples --port "$PORT" \
+  --threads 8 > /tmp/imr-load-server.log 2>&1 &
+SERVER=$!
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
+  sleep 1
+done
+curl -sf "http://127.0.0.1:$PORT/healthz"; echo
+# Warm up: every URL once (loads the model, the columns and the vector graph).
+while read -r path; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done < "$URLS"
+
+"$PY" -c "import platform, os; print(f'machine: {os.cpu_count()} cores, Python {platform.python_version()}')"
+for clients in 8 32; do
+  echo "== $clients concurrent clients, ${SECONDS_EACH}s"
+  LOAD_URLS=$URLS wrk -t 2 -c "$clients" -d "${SECONDS_EACH}s" --timeout 10s \
+    -s "$HERE/load.lua" "http://127.0.0.1:$PORT" | tail -n 1
+done
