@@ -100,6 +100,29 @@ def query_mask(query: ParsedQuery, terms: TermIndex, n: int, analyze) -> np.ndar
     return mask
 
 
+def segment_any(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Return, per segment (from each start to the next), whether any flag in it is set."""
+    # A running count read at the segment bounds: numpy's reduceat is many times slower.
+    if not len(starts):
+        return np.zeros(0, dtype=bool)
+    running = np.zeros(len(flags) + 1, dtype=np.int32)
+    np.cumsum(flags, dtype=np.int32, out=running[1:])
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[-1] = len(flags)
+    return running[ends] > running[starts]
+
+
+def _any_by(flags: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Per segment, whether any flag in it is set; `owner` maps each flag to its segment."""
+    set_count = np.count_nonzero(flags)
+    if set_count * 16 < len(flags):  # few: mark their segments directly
+        out = np.zeros(len(starts), dtype=bool)
+        out[owner[np.flatnonzero(flags)]] = True
+        return out
+    return segment_any(flags, starts)
+
+
 @dataclass
 class FacetGroups:
     """One facet's (letter, value) pairs and the units carrying each, for counting by mask."""
@@ -107,7 +130,9 @@ class FacetGroups:
     values: list[str]
     starts: np.ndarray  # int64: first entry of each pair in `units`
     value_of: np.ndarray  # int32: the value of each pair
-    units: np.ndarray  # int32: unit ids, grouped by pair
+    units: np.ndarray  # int32: unit ids, grouped by pair (letter ids for a letter-level facet)
+    # Every unit of a letter has the same values (reviewer, dates...): one entry per pair.
+    letter_level: bool = False
 
 
 @dataclass
@@ -117,6 +142,8 @@ class Groups:
     unit_starts: np.ndarray  # int64: first position of each unit
     letter_unit_starts: np.ndarray  # int64: first unit of each letter (letters in order)
     facets: dict[str, FacetGroups]
+    unit_of: np.ndarray  # int32: the unit of each position
+    unit_letter: np.ndarray  # int32: the letter (its rank in order) of each unit
 
     @classmethod
     def build(
@@ -129,7 +156,7 @@ class Groups:
         n = len(letter_index)
         if n == 0:
             empty = np.zeros(0, np.int64)
-            return cls(empty, empty, {})
+            return cls(empty, empty, {}, empty.astype(np.int32), empty.astype(np.int32))
         change = np.ones(n, dtype=bool)
         change[1:] = (letter_index[1:] != letter_index[:-1]) | (unit_key[1:] != unit_key[:-1])
         unit_starts = np.flatnonzero(change)
@@ -138,48 +165,66 @@ class Groups:
         new_letter = np.ones(len(unit_starts), dtype=bool)
         new_letter[1:] = unit_letter[1:] != unit_letter[:-1]
         letter_unit_starts = np.flatnonzero(new_letter)
+        letter_rank = np.cumsum(new_letter) - 1  # letters numbered in order of position
+        units_per_letter = np.diff(np.append(letter_unit_starts, len(unit_starts)))
         facets = {}
         for facet, by_value in postings.items():
-            values, starts, value_of, units = [], [], [], []
-            total = 0
+            values, starts, value_of, units, letters_of = [], [], [], [], []
+            total, letter_level = 0, True
             for v, positions in by_value.items():
                 u = np.unique(unit_of[positions])
-                letters = unit_letter[u]
+                letters = letter_rank[u]
                 first = np.ones(len(u), dtype=bool)
                 first[1:] = letters[1:] != letters[:-1]
                 s = np.flatnonzero(first)
+                whole = np.diff(np.append(s, len(u))) == units_per_letter[letters[s]]
+                letter_level = letter_level and bool(whole.all())
                 starts.append(s + total)
                 value_of.append(np.full(len(s), len(values), np.int32))
                 units.append(u.astype(np.int32))
+                letters_of.append(letters[s].astype(np.int32))
                 values.append(v)
                 total += len(u)
-            if values:
+            if not values:
+                continue
+            if letter_level:
+                value_of_all = np.concatenate(value_of)
                 facets[facet] = FacetGroups(
                     values,
-                    np.concatenate(starts),
-                    np.concatenate(value_of),
-                    np.concatenate(units),
+                    np.arange(len(value_of_all), dtype=np.int64),
+                    value_of_all,
+                    np.concatenate(letters_of),
+                    letter_level=True,
                 )
-        return cls(unit_starts, letter_unit_starts, facets)
+            else:
+                facets[facet] = FacetGroups(
+                    values, np.concatenate(starts), np.concatenate(value_of), np.concatenate(units)
+                )
+        return cls(
+            unit_starts,
+            letter_unit_starts,
+            facets,
+            unit_of.astype(np.int32),
+            letter_rank.astype(np.int32),
+        )
 
     def unit_hits(self, mask: np.ndarray) -> np.ndarray:
         """Return, per unit, whether any of its chunks is in the mask."""
-        if not len(self.unit_starts):
-            return np.zeros(0, dtype=bool)
-        return np.logical_or.reduceat(mask, self.unit_starts)
+        return _any_by(mask, self.unit_starts, self.unit_of)
 
-    def letters(self, units: np.ndarray) -> int:
-        """Count the letters with a unit hit."""
-        if not len(self.letter_unit_starts):
-            return 0
-        return int(np.count_nonzero(np.logical_or.reduceat(units, self.letter_unit_starts)))
+    def letter_hits(self, units: np.ndarray) -> np.ndarray:
+        """Return, per letter (in order of position), whether any of its units hits."""
+        return _any_by(units, self.letter_unit_starts, self.unit_letter)
 
-    def count(self, facet: str, units: np.ndarray) -> dict[str, int]:
+    def count(self, facet: str, units: np.ndarray, letters: np.ndarray) -> dict[str, int]:
         """Count, per value of `facet`, the letters with a unit hit that carries the value."""
         groups = self.facets.get(facet)
         if groups is None or not len(groups.starts):
             return {}
-        hit = np.logical_or.reduceat(units[groups.units], groups.starts)
+        if groups.letter_level:
+            hit = letters[groups.units]
+        else:
+            hit = segment_any(units[groups.units], groups.starts)
         counts = np.bincount(groups.value_of[hit], minlength=len(groups.values))
         found = {groups.values[i]: int(c) for i, c in enumerate(counts) if c}
         return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))

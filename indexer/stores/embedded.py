@@ -484,7 +484,7 @@ class EmbeddedStore:
         cols = self._cols()
         match = self._match(query, filters, cols)
         if cols.groups is not None:
-            return {f: cols.groups.count(f, match.units) for f in facets}
+            return {f: cols.groups.count(f, match.units, match.letters) for f in facets}
         return {f: cols.count_letters_by(f, match.positions) for f in facets}
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
@@ -492,7 +492,7 @@ class EmbeddedStore:
         cols = self._cols()
         match = self._match(query, filters, cols)
         if cols.groups is not None:
-            return cols.groups.letters(match.units)
+            return int(np.count_nonzero(match.letters))
         return int(len(np.unique(cols.letter_index[match.positions])))
 
     def stats(
@@ -594,6 +594,7 @@ class _Match:
         self.cols, self.mask = cols, mask
         self._positions: np.ndarray | None = None
         self._units: np.ndarray | None = None
+        self._letters: np.ndarray | None = None
 
     @property
     def positions(self) -> np.ndarray:
@@ -608,6 +609,13 @@ class _Match:
         if self._units is None:
             self._units = self.cols.groups.unit_hits(self.mask)
         return self._units
+
+    @property
+    def letters(self) -> np.ndarray:
+        """Per letter (in order of position), whether any of its chunks matches."""
+        if self._letters is None:
+            self._letters = self.cols.groups.letter_hits(self.units)
+        return self._letters
 
 
 def _new_index_name() -> str:
