@@ -1,16 +1,17 @@
 """The embedded store's in-memory columns: row ids, letters, embeddings and facet postings.
 
-Loaded from SQLite once per generation. Only the small facet fields are read (SQLite extracts them
-from each chunk's JSON), so loading a million chunks does not parse a million chunk texts.
+Loaded from SQLite once per generation. SQLite extracts the needed fields from each chunk's JSON
+(facets, dates, the searchable text for the term postings of `counting.py`), and orjson parses
+them.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
 from ..schema import DATE_FIELDS, TEXT_BOOSTS, facet_names
 from .analysis import analyze
@@ -67,7 +68,7 @@ class Columns:
         for position, (row, chunk_id, letter_id, small_json, emb) in enumerate(cursor):
             if position >= total:  # written after the count: the next generation loads it
                 break
-            doc = json.loads(small_json)
+            doc = orjson.loads(small_json)
             rows[position] = row
             chunk_position[chunk_id] = position
             letters[position] = letter_ids.setdefault(letter_id, len(letter_ids))
