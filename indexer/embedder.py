@@ -1,4 +1,10 @@
-"""Turn chunk texts and search queries into normalised all-MiniLM-L6-v2 vectors."""
+"""Turn chunk texts and search queries into normalised all-MiniLM-L6-v2 vectors.
+
+Two backends run the same model: "onnx-int8" (the default when onnxruntime is installed: an
+int8 ONNX export of the packaged weights, see `indexer.onnx_model`) and "torch"
+(sentence-transformers on PyTorch, float32). IMR_SEARCH_EMBEDDING_BACKEND picks one. Their
+vectors differ slightly, so the backend is part of `Embedder.model_id`, the key of cached vectors.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import click
 import numpy as np
 
 from indexer.model import MODEL_ENV, model_path
+from indexer.onnx_model import ONNX_INT8, RECIPE, TORCH, resolve_backend
 
 QUERY_CACHE_SIZE = 256
 # Well under SQLite's bound-parameter limit, which is only 999 on older builds.
@@ -37,7 +44,7 @@ _FIX_HINT = (
 )
 
 # Loading the model costs seconds, so every Embedder of one process shares it.
-_models: dict[Path, Any] = {}
+_models: dict[tuple[Path, str], Any] = {}
 _models_lock = threading.Lock()
 
 
@@ -66,14 +73,44 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-def _load_model(path: Path) -> Any:
-    """Load (once per process) the sentence-transformers model at `path`, offline, on the CPU."""
+def backend_tag(backend: str) -> str:
+    """Return how vectors of `backend` are named in model ids: the backend and its precision."""
+    return f"onnx-int8-{RECIPE}" if backend == ONNX_INT8 else "torch-fp32"
+
+
+def _check_model_dir(path: Path) -> None:
     if not path.is_dir() or not (path / "config.json").is_file():
         raise click.ClickException(
             f"no sentence-transformers model at {path} (missing directory or config.json): "
             + _FIX_HINT
         )
-    key = path.resolve()
+
+
+def _load_onnx(path: Path, identity: str) -> Any:
+    """Load (once per process) the int8 ONNX model of `path`, exporting it on first use."""
+    from indexer.onnx_model import OnnxEncoder, ensure_exported
+
+    key = (path.resolve(), ONNX_INT8)
+    with _models_lock:
+        if key in _models:
+            return _models[key]
+        try:
+            encoder = OnnxEncoder(path, ensure_exported(path, identity))
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            raise click.ClickException(
+                f"cannot load the embedding model at {path} as int8 ONNX "
+                f"({type(exc).__name__}: {exc}); " + _FIX_HINT
+            ) from None
+        _models[key] = encoder
+        return encoder
+
+
+def _load_model(path: Path) -> Any:
+    """Load (once per process) the sentence-transformers model at `path`, offline, on the CPU."""
+    _check_model_dir(path)
+    key = (path.resolve(), TORCH)
     with _models_lock:
         if key in _models:
             return _models[key]
@@ -199,7 +236,12 @@ class _DiskCache:
 
 
 class Embedder:
-    """Sentence-transformers all-MiniLM-L6-v2, loaded offline, with de-duplication and caches."""
+    """all-MiniLM-L6-v2, loaded offline, with de-duplication and caches.
+
+    `backend` is "onnx-int8" or "torch"; None reads IMR_SEARCH_EMBEDDING_BACKEND, and when that
+    is unset too, takes onnx-int8 if onnxruntime is installed and the model suits it.
+    `batch_size` is the torch backend's; onnx-int8 runs one text at a time on each CPU.
+    """
 
     def __init__(
         self,
@@ -207,17 +249,27 @@ class Embedder:
         *,
         batch_size: int = 32,
         cache_path: Path | None = None,
+        backend: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.path: Path = Path(model) if model is not None else model_path()
-        self._model = _load_model(self.path)
+        _check_model_dir(self.path)
+        #: "onnx-int8" or "torch".
+        self.backend: str = resolve_backend(self.path, backend)
+        identity = model_identity(self.path)
+        #: The model and how it is run: vectors with different ids must never be mixed.
+        self.model_id: str = f"{identity}:{backend_tag(self.backend)}"
         self.batch_size = batch_size
-        self.model_id: str = model_identity(self.path)
-        get_dims = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
-        )
-        self._dims = int(get_dims())
+        if self.backend == ONNX_INT8:
+            self._model = _load_onnx(self.path, identity)
+            self._dims = int(self._model.dims or self._model.encode(["dims"]).shape[1])
+        else:
+            self._model = _load_model(self.path)
+            get_dims = getattr(self._model, "get_embedding_dimension", None) or (
+                self._model.get_sentence_embedding_dimension
+            )
+            self._dims = int(get_dims())
         self.stats = EmbedStats()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._queries_lock = threading.Lock()
@@ -234,13 +286,17 @@ class Embedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         """Run `texts` through the model and return their normalised float32 vectors."""
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        if self.backend == ONNX_INT8:
+            # One text per run, in parallel: a text's int8 vector must not depend on its batch.
+            vectors = self._model.encode(texts)
+        else:
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.shape != (len(texts), self._dims):
             raise RuntimeError(

@@ -8,3 +8,6 @@ python=${PYTHON:-python3}
 # The CPU build of torch first: left to itself, sentence-transformers pulls a multi-GB CUDA build.
 .venv/bin/python -m pip install --quiet torch==2.13.0
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The int8 ONNX export of the embedding model (the default backend): made once, here, so that
+# the first index or search does not wait for it, and a failing export fails the install.
+HF_HUB_OFFLINE=1 .venv/bin/python -m indexer.onnx_model >/dev/null

@@ -14,6 +14,7 @@ import pytest
 
 from indexer.embedder import Embedder, model_identity, text_key
 from indexer.model import model_path
+from indexer.onnx_model import BACKEND_ENV, MODEL_CACHE_ENV, exported_dir, onnx_installed
 
 from .conftest import ROOT
 
@@ -190,7 +191,8 @@ def test_model_id_depends_on_config_content_and_name_only(tmp_path) -> None:
     copy = tmp_path / real.name
     copy.mkdir()
     shutil.copy(real / "config.json", copy / "config.json")
-    assert model_identity(copy) == model_identity(real) == Embedder().model_id
+    assert model_identity(copy) == model_identity(real)
+    assert Embedder().model_id.startswith(model_identity(real) + ":")
     (copy / "config.json").write_text((real / "config.json").read_text() + " ")
     assert model_identity(copy) != model_identity(real)
 
@@ -201,3 +203,149 @@ def test_importing_embedder_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+# -- backends --------------------------------------------------------------------------------
+
+needs_onnx = pytest.mark.skipif(not onnx_installed(), reason="onnxruntime and onnx not installed")
+SENTENCE = "Diazepam 5 mg is not medically necessary for this injured worker."
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(backend="torch")
+
+
+@pytest.fixture(scope="module")
+def int8_embedder() -> Embedder:
+    if not onnx_installed():
+        pytest.skip("onnxruntime and onnx not installed")
+    return Embedder(backend="onnx-int8")
+
+
+def test_default_backend_is_onnx_int8_when_installed(monkeypatch) -> None:
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+    assert Embedder().backend == ("onnx-int8" if onnx_installed() else "torch")
+
+
+def test_backend_env_var_chooses(monkeypatch) -> None:
+    monkeypatch.setenv(BACKEND_ENV, "torch")
+    assert Embedder().backend == "torch"
+    monkeypatch.setenv(BACKEND_ENV, " Torch ")
+    assert Embedder().backend == "torch"
+
+
+@pytest.mark.parametrize("value", ["gpu", "onnx", "int8", "openvino"])
+def test_bad_backend_env_var_is_a_clear_error(monkeypatch, value) -> None:
+    monkeypatch.setenv(BACKEND_ENV, value)
+    with pytest.raises(click.ClickException) as info:
+        Embedder()
+    message = info.value.message
+    assert BACKEND_ENV in message and repr(value) in message
+    assert "torch" in message and "onnx-int8" in message
+
+
+def test_bad_backend_argument_is_a_clear_error() -> None:
+    with pytest.raises(click.ClickException) as info:
+        Embedder(backend="cuda")
+    assert "'cuda'" in info.value.message
+
+
+@needs_onnx
+def test_cache_key_differs_per_backend(torch_embedder, int8_embedder, tmp_path) -> None:
+    assert torch_embedder.model_id == f"{model_identity(model_path())}:torch-fp32"
+    assert int8_embedder.model_id.startswith(f"{model_identity(model_path())}:onnx-int8-")
+    # Vectors cached by one backend are never served to the other.
+    path = tmp_path / "cache.sqlite"
+    with Embedder(backend="torch", cache_path=path) as first:
+        first.embed_documents(TEXTS)
+    with Embedder(backend="onnx-int8", cache_path=path) as second:
+        second.embed_documents(TEXTS)
+        assert second.stats.cache_hits == 0
+        assert second.stats.embedded == 3
+    with sqlite3.connect(path) as db:
+        ids = {row[0] for row in db.execute("SELECT model_id FROM embeddings")}
+    assert ids == {torch_embedder.model_id, int8_embedder.model_id}
+
+
+@needs_onnx
+def test_int8_vector_is_close_to_fp32(torch_embedder, int8_embedder) -> None:
+    fp32 = torch_embedder.embed_documents([SENTENCE])[0]
+    int8 = int8_embedder.embed_documents([SENTENCE])[0]
+    # Measured 0.9937 (u8s8, 7-bit weights, per channel; onnxruntime 1.32, AMD EPYC, AVX2).
+    assert cosine(fp32, int8) >= 0.99
+    assert_unit_rows(int8)
+    fp32_rows = torch_embedder.embed_documents(TEXTS + ["MRI"])
+    int8_rows = int8_embedder.embed_documents(TEXTS + ["MRI"])
+    for a, b in zip(fp32_rows, int8_rows, strict=True):
+        assert cosine(a, b) >= 0.98
+
+
+@needs_onnx
+def test_int8_vector_does_not_depend_on_the_batch(int8_embedder) -> None:
+    alone = int8_embedder.embed_documents([SENTENCE])[0]
+    with_others = int8_embedder.embed_documents(["MRI", SENTENCE, TEXTS[2] * 5])[1]
+    assert np.array_equal(alone, with_others)
+    assert np.array_equal(int8_embedder.embed_query(SENTENCE), alone)
+
+
+@needs_onnx
+def test_int8_ranks_like_fp32(int8_embedder) -> None:
+    query = int8_embedder.embed_query("anti-anxiety pills")
+    benzo, mri = int8_embedder.embed_documents(
+        [
+            "Klonopin is a benzodiazepine; not recommended for long-term use",
+            "MRI of the lumbar spine without contrast",
+        ]
+    )
+    assert cosine(query, benzo) > cosine(query, mri)
+
+
+@needs_onnx
+def test_int8_export_is_kept_with_its_manifest(int8_embedder) -> None:
+    import json
+
+    directory = exported_dir(model_path(), model_identity(model_path()))
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["quantization"]["mode"] == "dynamic"
+    assert manifest["check_least_cosine"]["fp32"] >= 0.9999
+    assert manifest["check_least_cosine"]["int8"] >= 0.98
+    assert sorted(p.name for p in directory.iterdir()) == ["manifest.json", "model.onnx"]
+    # Nothing half-written is left beside it.
+    assert not list(directory.parent.glob(f".{directory.name}.tmp-*"))
+
+
+@needs_onnx
+def test_loading_the_int8_model_imports_no_torch(int8_embedder) -> None:
+    code = (
+        "import sys; from indexer.embedder import Embedder; "
+        "e = Embedder(backend='onnx-int8'); e.embed_query('Valium'); "
+        "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+@needs_onnx
+@pytest.mark.slow
+def test_concurrent_first_exports_make_one_export(tmp_path) -> None:
+    import json
+    import os
+
+    env = {**os.environ, MODEL_CACHE_ENV: str(tmp_path / "models")}
+    env.pop(BACKEND_ENV, None)
+    code = (
+        "from indexer.embedder import Embedder; "
+        "print(Embedder(backend='onnx-int8').embed_query('Valium')[:4].tolist())"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert json.loads(outputs[0]) == json.loads(outputs[1])
+    entries = sorted(p.name for p in (tmp_path / "models").iterdir())
+    assert len([e for e in entries if not e.startswith(".")]) == 1
+    assert [e for e in entries if ".tmp-" in e] == []
