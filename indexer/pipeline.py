@@ -22,7 +22,7 @@ from .chunking import chunk_letter
 from .documents import LetterDocs, letter_docs
 from .letters.errors import LetterError
 from .letters.parser import parse_letter
-from .letters.reader import iter_letter_paths
+from .letters.reader import check_file, iter_letter_paths
 from .model import MODEL_ENV, load_tokenizer
 from .stores.base import (
     FILE_STAMP,
@@ -157,6 +157,7 @@ def read_letters(
             if old is not None and file_unchanged(Path(source), old.file):
                 yield Unchanged(old.letter_id, source)
                 continue
+            check_file(path)  # a wrong, empty or oversized file is turned down unhashed
             stamp = stamp_file(Path(source), parser)
             letter = parse_letter(path)
             letter.source = source

@@ -33,11 +33,13 @@ def normalize_pages(pages: list[str]) -> str:
     for page in pages:
         page_lines = page.split("\n")
         # A page break is not a paragraph break: strip the blank edges so wrapping decides.
-        while page_lines and not page_lines[0].strip():
-            page_lines.pop(0)
-        while page_lines and not page_lines[-1].strip():
-            page_lines.pop()
-        lines.extend(page_lines)
+        # (Indices, not pop(0): a page of a million blank lines must not take quadratic time.)
+        start, end = 0, len(page_lines)
+        while start < end and not page_lines[start].strip():
+            start += 1
+        while end > start and not page_lines[end - 1].strip():
+            end -= 1
+        lines.extend(page_lines[start:end])
     # One wrap width for the whole letter: a short block alone would suggest a narrow one.
     width = _wrap_width([ln.strip() for ln in lines if ln.strip()])
     paragraphs = [_join_block(block, width) for block in _blocks(lines)]
@@ -46,8 +48,10 @@ def normalize_pages(pages: list[str]) -> str:
 
 def is_heading(line: str) -> bool:
     """Tell whether a line is an upper-case section heading such as 'CLINICAL CASE SUMMARY'."""
+    if len(line) > 120:  # checked first: most lines are long, and this is called per line
+        return False
     letters = [c for c in line if c.isalpha()]
-    return len(letters) >= 6 and all(c.isupper() for c in letters) and len(line) <= 120
+    return len(letters) >= 6 and all(c.isupper() for c in letters)
 
 
 def _clean_chars(text: str) -> str:
@@ -129,17 +133,20 @@ def _join_block(block: list[str], width: int | None) -> str:
     lines = [ln for ln in lines if ln]
     if not lines:
         return ""
-    paragraphs = [lines[0]]
+    # Each paragraph is a list of pieces joined at the end: adding a line to a growing string
+    # would take quadratic time on a block of many thousands of lines.
+    paragraphs = [[lines[0]]]
     for prev_line, line in zip(lines, lines[1:], strict=False):
         if _continues(prev_line, line, width):
-            prev = paragraphs[-1]
-            if prev.endswith("-") and len(prev) > 1 and prev[-2].isalnum() and line[0].isalnum():
-                paragraphs[-1] = prev + line  # a word hyphenated across the wrap
+            pieces = paragraphs[-1]
+            end = "".join(pieces[-2:])[-2:]  # the paragraph's last two characters
+            if end.endswith("-") and len(end) > 1 and end[-2].isalnum() and line[0].isalnum():
+                pieces.append(line)  # a word hyphenated across the wrap
             else:
-                paragraphs[-1] = prev + " " + line
+                pieces += (" ", line)
         else:
-            paragraphs.append(line)
-    return "\n\n".join(paragraphs)
+            paragraphs.append([line])
+    return "\n\n".join("".join(pieces) for pieces in paragraphs)
 
 
 def _wrap_width(lines: list[str]) -> int | None:

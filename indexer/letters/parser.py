@@ -18,6 +18,10 @@ from .people import parse_diagnoses, parse_patient, parse_reviewer
 from .reader import read_pages
 from .record import Letter
 
+#: Most disputed items one letter may hold. Real letters decide 1 to about 20; a file with more
+#: is not a letter (or is many letters run together) and would take minutes to embed.
+MAX_ITEMS = 100
+
 # Header labels of every layout, mapped to record fields; the first that matches wins.
 _HEADER_FIELDS = {
     "date_assigned": [r"Date Assigned"],
@@ -106,6 +110,12 @@ def parse_text(pages: list[str], source: str) -> Letter:
         letter.items = items_from_issues_section(sections.get("issues_decisions_rationales", ""))
     if not letter.items:
         raise LetterError(source, f"{layout} letter with no disputed items and decisions found")
+    if len(letter.items) > MAX_ITEMS:
+        raise LetterError(
+            source,
+            f"too many disputed items ({len(letter.items)}; an IMR letter decides at most "
+            f"{MAX_ITEMS})",
+        )
 
     letter.letter_id = letter.case_number or _content_id(text)
     return letter

@@ -36,14 +36,22 @@ def iter_letter_paths(paths: list[str]) -> Iterator[tuple[str, LetterError | Non
             yield raw, LetterError(raw, "no such file or directory")
 
 
-def read_pages(path: str) -> list[str]:
-    """Return the extracted text of each page of a .pdf or .txt letter."""
+def check_file(path: str) -> None:
+    """Turn down, from its name and size alone, a file that cannot be a letter: a wrong type, a
+    name that is not UTF-8 (the index could not record it), an empty or an oversized file."""
     p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in LETTER_SUFFIXES:
+    if p.suffix.lower() not in LETTER_SUFFIXES:
         raise LetterError(
             path, f"unsupported file type '{p.suffix or '(none)'}' (expected .pdf or .txt)"
         )
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # os.fsdecode keeps the bytes of a name that is not UTF-8 as lone surrogates.
+        byte = ord(path[exc.start]) - 0xDC00
+        raise LetterError(
+            path, f"file name is not UTF-8 (byte 0x{byte & 0xFF:02x}); rename the file"
+        ) from None
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -56,11 +64,16 @@ def read_pages(path: str) -> list[str]:
             f"file too large ({size / 1024 / 1024:.1f} MB; letters are under "
             f"{MAX_FILE_BYTES // 1024 // 1024} MB)",
         )
+
+
+def read_pages(path: str) -> list[str]:
+    """Return the extracted text of each page of a .pdf or .txt letter."""
+    check_file(path)
     try:
-        data = p.read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise LetterError(path, f"cannot read file ({exc.strerror})") from None
-    if suffix == ".pdf":
+    if Path(path).suffix.lower() == ".pdf":
         return _pdf_pages(path, data)
     return [_decode_text(path, data)]
 
@@ -103,9 +116,21 @@ def _pdf_pages(path: str, data: bytes) -> list[str]:
     except LetterError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many exception types on damaged files
-        raise LetterError(path, f"corrupt or truncated PDF ({type(exc).__name__}: {exc})") from None
+        raise LetterError(
+            path, f"corrupt or truncated PDF ({type(exc).__name__}: {_one_line(str(exc))})"
+        ) from None
     if not pages:
         raise LetterError(path, "PDF has no pages")
     if not any(page.strip() for page in pages):
         raise LetterError(path, "PDF has no text layer (a scanned image?); run OCR on it first")
     return pages
+
+
+def _one_line(message: str, limit: int = 200) -> str:
+    """A library's error message as a short line of printable text: pypdf quotes the damaged
+    bytes, which can hold newlines and terminal control characters and run to kilobytes."""
+    text = " ".join(message.split())
+    text = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
