@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 MAX_QUERY_CHARS = 4000
 _TOKEN = re.compile(r'([+-]?)"([^"]*)"|([+-]?)([^\s"]+)')
 # Characters with a meaning in Lucene or tantivy query syntax; inside a word they are noise.
-_SPECIAL = re.compile(r"[+\-=&|!(){}\[\]^\"~*?:\\/<>]")
+# (Tantivy rejects a query with a ' or ` anywhere; both back ends' analyzers split words there.)
+_SPECIAL = re.compile(r"[+\-=&|!(){}\[\]^\"'`~*?:\\/<>]")
+#: Words that are operators in tantivy's query language: searched as the plain words they are.
+_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT", "IN", "TO"})
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,13 @@ def parse_query(text: str) -> ParsedQuery:
         else:
             # A "word" like L4-5 or EMG/NCV becomes its parts, each a clause of its own.
             for word in words.split():
+                word = word.lower() if word in _OPERATOR_WORDS else word
                 clauses.append(Clause(word, False, occur))
     return ParsedQuery(tuple(clauses))
 
 
 def _clean(text: str) -> str:
-    return " ".join(_SPECIAL.sub(" ", text).split())
+    # A word without a letter or digit ("...", "#", an emoji) is no word to either back end's
+    # analyzer; and tantivy refuses a query of two or more such words.
+    words = _SPECIAL.sub(" ", text).split()
+    return " ".join(w for w in words if any(ch.isalnum() for ch in w))

@@ -33,6 +33,7 @@ MAX_DEPTH = 20_000
 CHUNKS_PER_LETTER = 3
 MAX_PER_PAGE = 100
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class SearchError(ValueError):
@@ -73,6 +74,7 @@ class SearchRequest:
             values = [value] if isinstance(value, str) else list(value)
             return tuple(dict.fromkeys(v for v in values if v))
 
+        _refuse_surrogates(params)
         q = one("q", "") or ""
         if len(q) > MAX_QUERY_CHARS * 25:
             raise SearchError(
@@ -598,6 +600,19 @@ def _key_terms(text: str, limit: int = 30) -> ParsedQuery:
     words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z]{2,}", text)]
     common = Counter(w for w in words if w not in _STOP).most_common(limit)
     return ParsedQuery(tuple(Clause(w) for w, _ in common))
+
+
+def _refuse_surrogates(params: Mapping[str, Any]) -> None:
+    """Refuse a value holding a lone surrogate: only a caller in Python can send one (a URL
+    cannot), and neither the stores nor the model can take it."""
+    for name, value in params.items():
+        for text in value if isinstance(value, list | tuple) else [value]:
+            bad = _SURROGATE.search(text) if isinstance(text, str) else None
+            if bad:
+                raise SearchError(
+                    f"{name} is not valid text (it holds a lone surrogate, "
+                    f"U+{ord(bad.group()):04X})"
+                )
 
 
 def _valid_date(value: str) -> bool:

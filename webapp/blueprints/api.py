@@ -12,12 +12,38 @@ from ..service import service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+#: What a search takes besides one parameter per facet.
+SEARCH_PARAMS = (
+    "q",
+    "mode",
+    "sort",
+    "page",
+    "per_page",
+    "decision_from",
+    "decision_to",
+    "injury_from",
+    "injury_to",
+)
 
-def _request() -> SearchRequest:
+
+def search_params(extra: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The request's query string for `SearchRequest.from_params`; a parameter it does not
+    know (a misspelt facet, say) is a 400 that names it, not a filter silently dropped."""
     params = request.args.to_dict(flat=False)
-    params.pop("by", None)
-    params.pop("k", None)
-    return SearchRequest.from_params(params)
+    known = {*SEARCH_PARAMS, *facet_names(), *extra}
+    for name in params:
+        if name not in known:
+            raise SearchError(
+                f"unknown parameter {name!r}: a search takes {', '.join(SEARCH_PARAMS)} and "
+                f"one per facet ({', '.join(facet_names())})"
+            )
+    for name in extra:
+        params.pop(name, None)
+    return params
+
+
+def _request(extra: tuple[str, ...] = ()) -> SearchRequest:
+    return SearchRequest.from_params(search_params(extra))
 
 
 @bp.get("/search")
@@ -64,4 +90,5 @@ def stats():
     by = request.args.get("by", "")
     if by not in facet_names():
         raise SearchError(f"by must be one of {', '.join(facet_names())}")
-    return jsonify({"by": by, "rows": [stats_json(r) for r in service().stats(_request(), by)]})
+    rows = service().stats(_request(extra=("by",)), by)
+    return jsonify({"by": by, "rows": [stats_json(r) for r in rows]})

@@ -8,6 +8,7 @@ from indexer.search import SearchRequest
 
 from .. import presenters
 from ..service import service
+from .api import search_params
 
 bp = Blueprint("search", __name__)
 
@@ -22,7 +23,7 @@ def is_partial_request() -> bool:
 @bp.get("/")
 def index():
     """Search letters; the query string holds the whole state."""
-    search_request = SearchRequest.from_params(request.args.to_dict(flat=False))
+    search_request = SearchRequest.from_params(search_params())
     result = service().search(search_request)
     context = {
         "req": search_request,
