@@ -356,7 +356,9 @@ class SearchService:
                 sort="newest" if request.sort == "newest" and mode == "keyword" else "relevance",
             )
         if mode in ("semantic", "hybrid"):
-            semantic_hits = self._semantic(request.q, filters, depth, long_text)
+            semantic_hits = self._without_excluded(
+                self._semantic(request.q, filters, depth, long_text), parsed, filters
+            )
         # A query that speaks of one outcome ("approved on review") ranks that outcome first,
         # unless the user already filters by decision or sorts by date.
         decision = None
@@ -367,6 +369,8 @@ class SearchService:
         ):
             decision = implied_decision(request.q)
         if mode == "keyword":
+            if parsed.is_empty and not parsed.negative:  # nothing to search for: no match
+                return [], None, replace(filters, chunk_ids=())
             return _prefer_decision(keyword_hits, decision), parsed, filters
         if mode == "semantic":
             ids = tuple(h.chunk_id for h in semantic_hits)
@@ -377,9 +381,21 @@ class SearchService:
         )
         ranked = _prefer_decision(ranked, decision)
         scope_filters = replace(filters, also_chunk_ids=tuple(h.chunk_id for h in semantic_hits))
-        if parsed.is_empty:
+        if parsed.is_empty and not parsed.negative:
             return ranked, None, replace(filters, chunk_ids=scope_filters.also_chunk_ids)
         return ranked, parsed, scope_filters
+
+    def _without_excluded(
+        self, hits: list[ChunkHit], parsed: ParsedQuery, filters: Filters
+    ) -> list[ChunkHit]:
+        """Drop the passages that hold an excluded word (`-chiropractic`) from semantic hits."""
+        if not hits or not parsed.negative:
+            return hits
+        excluded = ParsedQuery(tuple(replace(c, occur="should") for c in parsed.negative))
+        ids = tuple(h.chunk_id for h in hits)
+        found, _ = self.store.keyword(excluded, replace(filters, chunk_ids=ids), len(ids))
+        drop = {h.chunk_id for h in found}
+        return [h for h in hits if h.chunk_id not in drop]
 
     def _semantic(self, text: str, filters: Filters, k: int, long_text: bool) -> list[ChunkHit]:
         """Nearest chunks to the text; a long pasted text is embedded window by window."""

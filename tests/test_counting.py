@@ -53,6 +53,10 @@ def _slow_counts(cols, positions, facet):
         "+the mri",
         "zzzunknown",
         "Soma",
+        "to be",
+        "-the",
+        "to be -valium",
+        "valium -the",
     ],
 )
 def test_mask_equals_tantivy_match_set(store, q):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from indexer.query_text import MAX_QUERY_CHARS, parse_query
+from indexer.query_text import MAX_QUERY_CHARS
 from indexer.schema import facet_names
 from indexer.search import MODES, SearchError, SearchRequest
 
@@ -94,11 +94,6 @@ SYNTAX = [
     "EMG/NCV",
     "narcotic painkillers",
 ]
-# Lucene's English stop words, which both back ends drop (see `test_stop_words_only`).
-STOP_WORDS = frozenset(
-    "a an and are as at be but by for if in into is it no not of on or such that the their then "
-    "there these they this to was will with".split()
-)
 
 pieces = st.one_of(st.sampled_from(SYNTAX), st.text(max_size=8))
 #: Arbitrary text (every code point but surrogates, control characters included), text made of
@@ -151,28 +146,6 @@ LITERALS = [
 ]
 
 
-def _stop_words_only(q: str) -> bool:
-    """Two or more words, all stop words (see `test_stop_words_only`)."""
-    words = [
-        w.lower()
-        for c in parse_query(q[:MAX_QUERY_CHARS]).positive
-        for w in re.findall(r"\w+", c.text)
-    ]
-    return len(words) >= 2 and all(w in STOP_WORDS for w in words)
-
-
-def known_defect(service, q: str, mode: str) -> str | None:
-    """Name the reported defect this query meets, if any (each has a strict xfail below)."""
-    if mode != "semantic" and _stop_words_only(q):
-        return "stop words"  # a 500: the examples skip it
-    parsed, _ = service._parse(q)  # what the service searches for: key terms of a long text
-    if mode == "keyword" and q.strip() and parsed.is_empty and not parsed.negative:
-        return "empty keyword scope"
-    if mode == "hybrid" and parsed.is_empty and parsed.negative:
-        return "exclusions-only hybrid scope"
-    return None
-
-
 def check_service(service, params: dict, consistent: bool = True) -> None:
     """A search either answers or refuses the request with a SearchError; the answer's page
     holds as many letters as its total leaves for the page (`consistent`), at most per_page."""
@@ -192,11 +165,8 @@ def check_service(service, params: dict, consistent: bool = True) -> None:
 
 
 def check_query(service, q: str, mode: str) -> bool:
-    """Check a search for `q`; False, checking nothing, for the stop-word 500."""
-    defect = known_defect(service, q, mode)
-    if defect == "stop words":
-        return False
-    check_service(service, {"q": q, "mode": mode}, consistent=defect is None)
+    """Check a search for `q` in `mode`."""
+    check_service(service, {"q": q, "mode": mode})
     return True
 
 
@@ -227,8 +197,7 @@ def test_hybrid_search_answers_any_query(web_service, q):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("q", LITERALS, ids=lambda q: repr(q[:20]))
 def test_literal_queries(web_service, mode, q):
-    if not check_query(web_service, q, mode):
-        pytest.skip("a 500 reported: see test_stop_words_only")
+    check_query(web_service, q, mode)
 
 
 def test_a_lone_surrogate_is_refused_with_the_parameter_named():
@@ -248,44 +217,31 @@ def test_a_query_too_long_is_refused():
     assert str(caught.value) == f"query too long ({limit + 1} characters; the limit is {limit})"
 
 
-def test_the_known_defects_are_told_apart(web_service):
-    assert known_defect(web_service, "to be or not to be", "keyword") == "stop words"
-    assert known_defect(web_service, "to be or not to be", "semantic") is None
-    assert known_defect(web_service, "*:*", "keyword") == "empty keyword scope"
-    assert known_defect(web_service, "0 " * 400, "keyword") == "empty keyword scope"
-    assert known_defect(web_service, "-valium", "hybrid") == "exclusions-only hybrid scope"
-    assert known_defect(web_service, "valium to be", "hybrid") is None
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="embedded store: tantivy refuses a query of two or more words that are all stop "
-    "words ('Invalid query: Only excluding terms given'); reported, fix in the store",
-)
 @pytest.mark.parametrize("mode", ["keyword", "hybrid"])
 def test_stop_words_only(web_service, mode):
+    # Every word a stop word: nothing to search for in keyword mode, and no error.
+    result = web_service.search(
+        SearchRequest.from_params({"q": "to be or not to be", "mode": mode})
+    )
+    if mode == "keyword":
+        assert (result.total, result.hits) == (0, [])
     check_service(web_service, {"q": "to be or not to be", "mode": mode})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="search service, keyword mode: a query with no words to search (only syntax, or a "
-    "long text without key terms) counts every letter in `total` but lists none; reported",
-)
 @pytest.mark.parametrize("q", ["*:*", "0 " * 400])
 def test_a_keyword_query_of_syntax_only(web_service, q):
+    # No words to search: no letter matches (it used to count every letter and list none).
+    result = web_service.search(SearchRequest.from_params({"q": q, "mode": "keyword"}))
+    assert (result.total, result.hits) == (0, [])
     check_service(web_service, {"q": q, "mode": "keyword"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="search service, hybrid mode: a query of exclusions only ranks every letter without "
-    "the words but counts only the semantic matches in `total`; reported",
-)
 def test_a_hybrid_query_of_exclusions_only(web_service):
+    # Exclusions work per passage, in the semantic hits too: of the 56 letters, the 3 whose every
+    # passage names Valium (or diazepam) drop out; it used to count the semantic matches only.
+    result = web_service.search(SearchRequest.from_params({"q": "-valium", "mode": "hybrid"}))
+    assert result.total == 53
+    assert len(result.hits) == 10
     check_service(web_service, {"q": "-valium", "mode": "hybrid"})
 
 
@@ -327,14 +283,12 @@ def check_http(app, path: str, params: dict) -> int:
 @example(q="x" * 10_000, path="/api/search")
 @example(q="\u65e5" * 10_000, path="/api/search")
 def test_keyword_http_answers_any_query(app, q, path):
-    assume(known_defect(app.extensions["imr_search"], q, "keyword") != "stop words")
     check_http(app, path, {"q": q, "mode": "keyword"})
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(q=queries, mode=st.sampled_from(["semantic", "hybrid"]))
 def test_semantic_and_hybrid_http_answer_any_query(app, q, mode):
-    assume(known_defect(app.extensions["imr_search"], q, mode) != "stop words")
     check_http(app, "/api/search", {"q": q, "mode": mode})
 
 

@@ -87,14 +87,14 @@ def query_mask(query: ParsedQuery, terms: TermIndex, n: int, analyze) -> np.ndar
         if m is None:
             return None
         {"must": must, "should": should, "must_not": must_not}[clause.occur].append(m)
-    if must:
+    if query.is_empty:
+        mask = np.ones(n, dtype=bool)  # only exclusions: everything else matches
+    elif must:
         mask = np.logical_and.reduce(must)
     elif should:
         mask = np.logical_or.reduce(should)
-    elif must_not or not query.clauses:
-        mask = np.ones(n, dtype=bool)  # only exclusions: everything else matches
     else:
-        mask = np.zeros(n, dtype=bool)
+        return np.zeros(n, dtype=bool)  # every word a stop word: tantivy matches nothing
     for m in must_not:
         mask &= ~m
     return mask
