@@ -14,6 +14,8 @@ from .sentences import split_sentences
 
 #: Word-pieces a window repeats from the end of the one before, so no sentence loses its context.
 OVERLAP_TOKENS = 48
+#: Longest request restated at the top of every window of its item (a request can be a list).
+HEADLINE_CHARS = 300
 _SUMMARY_LEAD_IN = re.compile(
     r"^The expert reviewer developed the following clinical case summary based on a review of "
     r"the case file, including all medical records:\s*",
@@ -92,7 +94,7 @@ def chunk_letter(letter: Letter, tokenizer: Tokenizer | None = None) -> list[Chu
             tokenizer,
         )
     for index, item in enumerate(letter.items, start=1):
-        headline = f"{item.request}: {item.decision.capitalize()}"
+        headline = f"{_shortened(item.request)}: {item.decision.capitalize()}"
         body = "\n\n".join(p for p in (item.maximus_guideline, item.rationale) if p)
         chunks += _windows(
             letter,
@@ -105,6 +107,13 @@ def chunk_letter(letter: Letter, tokenizer: Tokenizer | None = None) -> list[Chu
             tokenizer,
         )
     return chunks
+
+
+def _shortened(text: str, limit: int = HEADLINE_CHARS) -> str:
+    """Cut a very long request at a word before `limit` characters (every window repeats it)."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _windows(

@@ -28,10 +28,12 @@ CANDIDATES = 200
 #: Cosine similarity below which a chunk is no semantic match at all.
 MIN_SIMILARITY = 0.25
 #: The most chunks one search fetches from a retriever to fill a deep page.
-MAX_DEPTH = 20_000
+MAX_DEPTH = 10_000
 #: Best chunks shown under each letter.
 CHUNKS_PER_LETTER = 3
 MAX_PER_PAGE = 100
+#: Deepest a search lists (letters); deeper pages are refused (Elasticsearch pages 10,000 hits).
+MAX_RESULTS = 1_000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -95,6 +97,11 @@ class SearchRequest:
             dates[name] = value
         page = _positive_int(one("page", "1"), "page", 10_000)
         per_page = _positive_int(one("per_page", "10"), "per_page", MAX_PER_PAGE)
+        if page * per_page > MAX_RESULTS:
+            raise SearchError(
+                f"page {page} of {per_page} results goes beyond the first {MAX_RESULTS:,} letters "
+                "a search lists; narrow the search with words or filters"
+            )
         return cls(q.strip(), mode, filters, sort=sort, page=page, per_page=per_page, **dates)
 
     def to_params(self) -> list[tuple[str, str]]:

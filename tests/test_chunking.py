@@ -159,3 +159,22 @@ def test_age_bands():
         "70+",
         "70+",
     ]
+
+
+def test_a_very_long_request_is_shortened_where_windows_restate_it(tokenizer):
+    request = " ".join(f"Drug{n} 10mg #30" for n in range(400))  # a list, 6,000+ characters
+    text = (
+        "HOW THE IMR FINAL DETERMINATION WAS MADE\n\nThe expert reviewer is Board Certified in "
+        "Neurology.\n\nCLINICAL CASE SUMMARY\n\nThe patient hurt his back.\n\nIMR ISSUES, "
+        f"DECISIONS AND RATIONALES\n\n{request}: Upheld\n\nDecision rationale: "
+        + "Not indicated for this patient. "
+        * 80
+    )
+    chunks = chunk_letter(parse_text([text], source="list.txt"), tokenizer)
+    items = [c for c in chunks if c.section == "item"]
+    assert len(items) == 6  # the rationale, in the room the shortened headline leaves
+    assert all(c.token_count <= 256 for c in items)
+    first_line = items[0].text.split("\n")[0]
+    assert first_line.startswith("Drug0 10mg #30 Drug1 10mg #30")
+    assert first_line.endswith(" …: Upheld")
+    assert len(first_line) <= 300 + len(" …: Upheld")

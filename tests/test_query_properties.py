@@ -324,6 +324,11 @@ def test_any_parameter_value_gives_a_result_or_a_400_naming_it(app, name, value)
         ("page=1.5", "page must be a whole number, not '1.5'"),
         ("page=99999999999999999999", "page must be between 1 and 10000"),
         ("per_page=10000", "per_page must be between 1 and 100"),
+        (
+            "page=101",
+            "page 101 of 10 results goes beyond the first 1,000 letters a search lists; "
+            "narrow the search with words or filters",
+        ),
         ("per_page=0", "per_page must be between 1 and 100"),
         ("mode=xyz", "unknown mode 'xyz' (expected one of hybrid, keyword, semantic)"),
         ("sort=xyz", "unknown sort 'xyz' (expected one of relevance, newest)"),
