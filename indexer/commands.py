@@ -147,13 +147,14 @@ def register(main: click.Group) -> None:
         Missing: a file whose letter is not indexed. Extra: an indexed letter that no file
         under PATH holds (any more). Stale: a file changed since its letter was indexed.
         Duplicates: several files holding one letter id. Unreadable: a file that is not a
-        readable letter. The exit code is 0 when there are none of these, 1 otherwise.
+        readable letter. Chunks: more or fewer chunks indexed than the letters account for.
+        The exit code is 0 when there are none of these, 1 otherwise.
         """
         from .verify import verify as compare
 
         store = _store(ctx)
         try:
-            report = compare(list(paths), store.indexed_letters())
+            report = compare(list(paths), store.indexed_letters(), chunks=store.counts()[1])
         except StoreUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         finally:
@@ -445,6 +446,11 @@ def _print_verify(report) -> None:
         click.echo(f"duplicate: {letter_id} is in {', '.join(files)}")
     for file, reason in report.unreadable:
         click.echo(f"unreadable: {file}: {reason}")
+    if report.chunks != report.letter_chunks:
+        click.echo(
+            f"chunks: the index holds {report.chunks}, its letters {report.letter_chunks} "
+            "(a write was cut short): 'imr-search reindex PATH' rebuilds it"
+        )
     if report.consistent:
         click.echo("the index holds exactly the letters of these files")
     else:

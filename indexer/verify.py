@@ -40,11 +40,17 @@ class VerifyReport:
     duplicates: list[tuple[str, list[str]]] = field(default_factory=list)
     # A file that is not a readable letter, so the index cannot hold it: (file, reason).
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    # Chunks in the index, and how many its letters' records account for (when counted): any
+    # difference is chunks of no letter (a write cut short on Elasticsearch) or letters short
+    # of chunks, which searches and statistics would count.
+    chunks: int | None = None
+    letter_chunks: int | None = None
 
     @property
     def consistent(self) -> bool:
         """Tell whether the index holds exactly the letters of the files, as they are now."""
-        return not (self.missing or self.extra or self.stale or self.duplicates or self.unreadable)
+        problems = self.missing or self.extra or self.stale or self.duplicates or self.unreadable
+        return not problems and self.chunks == self.letter_chunks
 
     def to_json(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
@@ -58,6 +64,9 @@ class VerifyReport:
             "stale": [{"file": f, "letter_id": lid, "why": why} for f, lid, why in self.stale],
             "duplicates": [{"letter_id": lid, "files": files} for lid, files in self.duplicates],
             "unreadable": [{"file": f, "reason": why} for f, why in self.unreadable],
+            "chunks": None
+            if self.chunks is None
+            else {"indexed": self.chunks, "of_letters": self.letter_chunks},
         }
 
 
@@ -65,9 +74,14 @@ def verify(
     paths: list[str],
     indexed: dict[str, IndexedLetter],
     progress: Callable[[], None] | None = None,
+    chunks: int | None = None,
 ) -> VerifyReport:
-    """Compare the letters under `paths` with what the index holds (`Store.indexed_letters()`)."""
+    """Compare the letters under `paths` with what the index holds (`Store.indexed_letters()`),
+    and, given the number of chunks indexed, those with the chunks its letters account for."""
     report = VerifyReport(indexed=len(indexed))
+    if chunks is not None:
+        report.chunks = chunks
+        report.letter_chunks = sum(il.chunk_count or 0 for il in indexed.values())
     recorded = {_resolved(il.source): il for il in indexed.values()}
     holders: dict[str, list[str]] = {}  # letter_id -> files under the paths holding it
     accounted: set[str] = set()  # indexed letters some file under the paths was read as

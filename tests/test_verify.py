@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -186,4 +187,26 @@ def test_the_verify_command_prints_counts_and_lists_and_exits_1_when_inconsisten
         "stale": [],
         "duplicates": [],
         "unreadable": [],
+        "chunks": {"indexed": 10, "of_letters": 10},
     }
+
+
+def test_chunks_of_no_letter_make_the_index_inconsistent(tmp_path, folder, embedder):
+    data = tmp_path / "data"
+    _index(EmbeddedStore(data), embedder, folder)
+    # What a write cut short leaves on Elasticsearch: the chunks of a letter with no record.
+    db = sqlite3.connect(data / (data / "ACTIVE").read_text() / "store.sqlite")
+    with db:
+        db.execute("DELETE FROM letters WHERE letter_id = ?", (C_ID,))
+    db.close()
+    result = CliRunner().invoke(main, ["--data-dir", str(data), "verify", str(folder)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "3 files, 2 letters indexed: 2 unchanged, 1 missing, 0 extra, 0 stale, 0 duplicated, "
+        "0 unreadable",
+        f"missing: {folder / 'c.txt'} ({C_ID} is not indexed)",
+        "chunks: the index holds 10, its letters 7 (a write was cut short): "
+        "'imr-search reindex PATH' rebuilds it",
+        "the index does not match these files: 'imr-search index PATH' adds the missing and the "
+        "stale, 'imr-search delete LETTER_ID' removes the extra",
+    ]

@@ -93,6 +93,7 @@ class IndexedLetter:
     source: str  # the file it was read from (resolved path)
     fingerprint: str  # of the parsed record (`documents.fingerprint`)
     file: FileStamp | None = None  # None for letters indexed before file stamps existed
+    chunk_count: int | None = None  # chunks written with the letter
 
 
 #: Key of a letter's `FileStamp` in `LetterDocs.extra` (set by `pipeline.read_letters`).

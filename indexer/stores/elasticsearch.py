@@ -433,8 +433,8 @@ def build_fingerprints_search() -> dict[str, Any]:
 
 
 #: The letter-record fields `indexed_letters` reads.
-INDEXED_LETTER_FIELDS = ("letter_id", "source", "fingerprint", "file_sha256", "file_size",
-                         "file_mtime_ns", "parser")  # fmt: skip
+INDEXED_LETTER_FIELDS = ("letter_id", "source", "fingerprint", "chunk_count", "file_sha256",
+                         "file_size", "file_mtime_ns", "parser")  # fmt: skip
 
 
 def build_indexed_letters_search() -> dict[str, Any]:
@@ -1129,8 +1129,13 @@ class ElasticsearchStore:
                             None if mtime is None else int(mtime),
                             src.get("parser") or "",
                         )
+                    count = src.get("chunk_count")
                     out[letter_id] = IndexedLetter(
-                        letter_id, src.get("source", ""), src.get("fingerprint", ""), stamp
+                        letter_id,
+                        src.get("source", ""),
+                        src.get("fingerprint", ""),
+                        stamp,
+                        None if count is None else int(count),
                     )
         except StoreError as exc:
             cause = exc.__cause__

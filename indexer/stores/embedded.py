@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ..documents import LetterDocs
 from ..query_text import Clause, ParsedQuery
@@ -392,17 +393,19 @@ class EmbeddedStore:
         """Return letter_id -> source, fingerprint and file stamp of every indexed letter."""
         self._follow_active()
         if not self._file_columns:  # a database of an earlier version, opened read-only
-            old = self.fingerprints()
-            return {lid: IndexedLetter(lid, source, fp) for lid, (source, fp) in old.items()}
+            rows = self._db.execute(
+                "SELECT letter_id, source, fingerprint, chunk_count FROM letters"
+            )
+            return {lid: IndexedLetter(lid, source, fp, None, n) for lid, source, fp, n in rows}
         rows = self._db.execute(
-            "SELECT letter_id, source, fingerprint, file_sha256, file_size, file_mtime_ns, parser "
-            "FROM letters"
+            "SELECT letter_id, source, fingerprint, file_sha256, file_size, file_mtime_ns, parser, "
+            "chunk_count FROM letters"
         )
         return {
             lid: IndexedLetter(
-                lid, source, fp, FileStamp(sha, size, mtime, parser or "") if sha else None
+                lid, source, fp, FileStamp(sha, size, mtime, parser or "") if sha else None, n
             )
-            for lid, source, fp, sha, size, mtime, parser in rows
+            for lid, source, fp, sha, size, mtime, parser, n in rows
         }
 
     def counts(self) -> tuple[int, int]:
@@ -437,7 +440,7 @@ class EmbeddedStore:
             "SELECT doc, embedding FROM chunks WHERE letter_id = ? ORDER BY ord", (letter_id,)
         )
         return [
-            {**json.loads(doc), "embedding": np.frombuffer(emb, dtype=np.float32).tolist()}
+            {**orjson.loads(doc), "embedding": np.frombuffer(emb, dtype=np.float32).tolist()}
             for doc, emb in rows
         ]
 
@@ -583,7 +586,7 @@ class EmbeddedStore:
             for key, doc in self._db.execute(
                 f"SELECT {column}, doc FROM chunks WHERE {column} IN ({marks})", part
             ):
-                out[key] = json.loads(doc)
+                out[key] = orjson.loads(doc)
         return out
 
 
@@ -799,16 +802,28 @@ class _TextIndex:
             base = tantivy.Query.all_query()
             if not query.negative:
                 return base
-            negatives = self.index.parse_query(
+            negatives = self._parse(
                 " ".join(
                     _clause_syntax(Clause(c.text, c.phrase, "should")) for c in query.negative
                 ),
                 names,
             )
+            if negatives is None:  # only stop words excluded: nothing is
+                return base
             return tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, base), (tantivy.Occur.MustNot, negatives)]
             )
-        return self.index.parse_query(text, names, field_boosts=dict(TEXT_BOOSTS))
+        parsed = self._parse(text, names, field_boosts=dict(TEXT_BOOSTS))
+        return parsed if parsed is not None else tantivy.Query.empty_query()
+
+    def _parse(self, text: str, names: list[str], **options):
+        """Parse with tantivy, or None when every word is a stop word (tantivy then refuses)."""
+        try:
+            return self.index.parse_query(text, names, **options)
+        except ValueError as exc:
+            if "Only excluding terms" in str(exc) or "empty" in str(exc).lower():
+                return None
+            raise
 
     def _filtered(self, query: ParsedQuery, filters: Filters):
         """The text query restricted by the filters, which add nothing to the score."""
@@ -881,10 +896,12 @@ class _TextIndex:
         if query.is_empty or not texts:
             return {}
         tantivy = self._tantivy
-        q = self.index.parse_query(
+        q = self._parse(
             " ".join(_clause_syntax(Clause(c.text, c.phrase, "should")) for c in query.positive),
             ["text"],
         )
+        if q is None:
+            return {}
         generator = tantivy.SnippetGenerator.create(self.index.searcher(), q, self.schema, "text")
         generator.set_max_num_chars(180)
         out = {}
