@@ -266,6 +266,21 @@ def index_letters(
                 continue
             seen.add(docs.letter_id)
             stale |= by_source.get(_same_file(docs.source), set()) - {docs.letter_id}
+            other = indexed.get(docs.letter_id)
+            if (
+                other is not None
+                and _same_file(other.source) != _same_file(docs.source)
+                and Path(other.source).is_file()
+            ):
+                # Two files with one case number: keep the one indexed, name both.
+                summary.failed.append(
+                    (
+                        docs.source,
+                        f"same letter id {docs.letter_id} as {other.source}, which is indexed "
+                        "and still there; skipped (delete or move one of the two files)",
+                    )
+                )
+                continue
             if isinstance(docs, Unchanged) or _unchanged(known.get(docs.letter_id), docs):
                 summary.skipped += 1
                 if progress:

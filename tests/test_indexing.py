@@ -89,6 +89,38 @@ def test_a_letter_with_a_case_number_is_upserted_in_place(tmp_path, embedder):
     assert store.letter_chunks("CM15-0022402")[1]["decision"] == ["overturned"]
 
 
+def test_a_second_file_with_an_indexed_case_number_is_reported_not_swapped_in(tmp_path, embedder):
+    store = EmbeddedStore(tmp_path / "data")
+    index_samples(store, embedder, [SEEDS[4]])
+    copy = tmp_path / "elsewhere" / "copy.txt"
+    copy.parent.mkdir()
+    copy.write_text(SEEDS[4].read_text().replace("Valium 10 mg #50: Upheld", "Valium: Overturned"))
+    errors: list = []
+    summary = pipeline.index_letters(
+        pipeline.read_letters([str(copy)], lambda *e: errors.append(e)), store, embedder
+    )
+    assert summary.indexed == 0
+    assert summary.failed == [
+        (
+            str(copy.resolve()),
+            f"same letter id CM15-0022402 as {SEEDS[4].resolve()}, which is indexed and still "
+            "there; skipped (delete or move one of the two files)",
+        )
+    ]
+    assert store.letter("CM15-0022402")["source"] == str(SEEDS[4].resolve())
+    # Once the first file is gone, the other one is the letter's file.
+    moved = tmp_path / "seed.txt"
+    shutil.copy(SEEDS[4], moved)
+    store2 = EmbeddedStore(tmp_path / "data2")
+    index_samples(store2, embedder, [moved])
+    moved.unlink()
+    summary = pipeline.index_letters(
+        pipeline.read_letters([str(copy)], lambda *e: errors.append(e)), store2, embedder
+    )
+    assert (summary.indexed, summary.failed) == (1, [])
+    assert store2.letter("CM15-0022402")["source"] == str(copy.resolve())
+
+
 def test_delete_removes_a_letter_and_all_its_chunks(tmp_path, embedder):
     store = EmbeddedStore(tmp_path / "data")
     index_samples(store, embedder, [SAMPLES / "seeds"])
