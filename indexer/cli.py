@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from .letters.errors import LetterError
+from .letters.errors import LetterError, printable
 from .letters.reader import iter_letter_paths
 from .letters.record import Letter
 
@@ -45,13 +45,13 @@ def _parsed_letters(paths: tuple[str, ...], failures: list[LetterError]) -> Iter
             yield parse_letter(path)
         except LetterError as exc:
             failures.append(exc)
-            click.echo(f"error: {exc.source}: {exc.reason}", err=True)
+            click.echo(f"error: {printable(exc.source)}: {exc.reason}", err=True)
         except Exception as exc:  # noqa: BLE001 - one letter's bug must not stop the batch
             failure = LetterError(
                 path, f"internal error ({type(exc).__name__}: {exc}); please report this letter"
             )
             failures.append(failure)
-            click.echo(f"error: {failure.source}: {failure.reason}", err=True)
+            click.echo(f"error: {printable(failure.source)}: {failure.reason}", err=True)
 
 
 def _run(paths: tuple[str, ...], emit: Callable[[Letter], None]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from .letters.errors import printable
 from .search import SearchError, SearchRequest, SearchService
 from .serialize import result_json, similar_json, stats_json
 from .stores.base import Store, StoreUnavailable, StoreWriteError
@@ -393,7 +394,7 @@ def _index_into(
 
     def on_error(source: str, reason: str) -> None:
         failures.append((source, reason))
-        tqdm.write(f"error: {source}: {reason}", file=sys.stderr)
+        tqdm.write(f"error: {printable(source)}: {reason}", file=sys.stderr)
 
     bar = tqdm(unit=" letters", file=sys.stderr, disable=None, dynamic_ncols=True)
     chunks_done = 0
@@ -420,12 +421,12 @@ def _index_into(
     except IndexingStopped as exc:
         bar.close()
         for source, reason in exc.summary.failed:
-            click.echo(f"error: {source}: {reason}", err=True)
+            click.echo(f"error: {printable(source)}: {reason}", err=True)
         raise click.ClickException(str(exc)) from None
     finally:
         bar.close()
     for source, reason in summary.failed:
-        click.echo(f"error: {source}: {reason}", err=True)
+        click.echo(f"error: {printable(source)}: {reason}", err=True)
         failures.append((source, reason))
     return summary, failures
 

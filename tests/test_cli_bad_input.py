@@ -145,3 +145,15 @@ def test_a_bug_on_one_letter_is_reported_and_the_batch_goes_on(monkeypatch):
         "L-96b58c07c53b0b00  ----------  legacy  " + str(SEEDS[0]),
         "L-f79e6a4b89368566  ----------  legacy  " + str(SEEDS[2]),
     ]
+
+
+def test_a_file_name_with_control_characters_is_escaped_on_its_error_line(tmp_path):
+    bad = tmp_path / "two\nlines\x1b[31m.txt"
+    bad.write_text("")
+    result = run_cli("parse", str(tmp_path))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"error: {tmp_path}/two\\nlines\\x1b[31m.txt: empty file",
+        "0 letters parsed, 1 failed",
+    ]

@@ -10,3 +10,8 @@ class LetterError(Exception):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+
+def printable(name: str) -> str:
+    """Return a file name fit for one line of a terminal: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
