@@ -307,7 +307,8 @@ STATES = {
 STATE_TOTALS = {
     "keyword, two facets of two values, dates, newest, page 2": 21,
     "browse with an OR of two classes and a sex": 4,
-    "hybrid phrase and exclusion, injury and decision dates, last page": 16,
+    # 15: the semantic passages that name chiropractic are excluded too.
+    "hybrid phrase and exclusion, injury and decision dates, last page": 15,
     "semantic, awkward characters, no results": 0,
 }
 
@@ -945,7 +946,7 @@ def test_letter_page(client):
     similar = page.find("ol", cls="similar").find_all("li")
     assert len(similar) == 5
     assert "CM16-0230651" not in [li.find("a").text for li in similar]
-    assert similar[0].find("a").attrs["href"] == "/letters/CM16-0234464"
+    assert similar[0].find("a").attrs["href"] == "/letters/CM16-0236134"
     # Without a query nothing is marked.
     assert "<mark>" not in get(client, "/letters/CM16-0230651").text
 
@@ -1160,7 +1161,8 @@ def test_similar_letters_page_and_partial(client):
     page = dom(get(client, "/similar/CM16-0230651").text)
     assert page.find("h1").text == "Letters like CM16-0230651"
     hrefs = [li.find("a").attrs["href"] for li in page.find_all("li", cls="card")]
-    assert hrefs[:3] == ["/letters/CM16-0234464", "/letters/CM16-0236134", "/letters/CM16-0245295"]
+    # Similarity 0.934 and 0.930 with the int8 model (the next two tie at 0.897).
+    assert hrefs[:2] == ["/letters/CM16-0236134", "/letters/CM16-0234464"]
     assert len(hrefs) == 10 and "/letters/CM16-0230651" not in hrefs
     partial = get(client, "/similar/CM16-0230651", headers=HX).text
     assert "<html" not in partial and partial.lstrip().startswith('<ol class="similar-list">')
