@@ -11,6 +11,7 @@ settings do what sentence-transformers would do around the transformer.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib.util
@@ -186,6 +187,8 @@ def ensure_exported(model: Path, identity: str) -> Path:
             f"(set {MODEL_CACHE_ENV} to a writable directory to keep it)\n"
         )
         scratch = Path(tempfile.mkdtemp(prefix="imr-search-onnx-"))
+        # onnxruntime reads the file when the session is made; the copy goes when we exit.
+        atexit.register(shutil.rmtree, scratch, True)
         _export(model, scratch)
         return scratch / "model.onnx"
     with lock:
