@@ -103,3 +103,20 @@ def test_below_the_threshold_search_is_exact(tmp_path, monkeypatch):
     positions, _ = search.search(cols, q, 10, None)
     assert positions.tolist() == exact_top(cols.vectors, q, 10)[0].tolist()
     assert not (tmp_path / "v.usearch").exists()
+
+
+def test_the_embedding_model_loads_after_the_vector_graph(tmp_path):
+    # usearch imported before onnxruntime made onnxruntime's import crash the process.
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from tests.test_vectors import _columns\n"
+        "from indexer.stores.vectors import VectorSearch\n"
+        f"VectorSearch(__import__('pathlib').Path({str(tmp_path)!r}) / 'v').graph(_columns(50))\n"
+        "import onnxruntime\n"
+        "print('both loaded')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "both loaded\n")

@@ -14,6 +14,7 @@ write by another process costs only the reconciliation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -94,7 +95,7 @@ class VectorSearch:
         with self._lock:
             if self._graph is not None and self._graph_rows is cols.rows:
                 return self._graph
-            from usearch.index import Index
+            Index = _usearch_index()
 
             graph = self._graph
             if graph is None:
@@ -121,6 +122,16 @@ class VectorSearch:
                     tmp.unlink(missing_ok=True)  # a read-only index still serves from memory
             self._graph, self._graph_rows = graph, cols.rows
             return graph
+
+
+def _usearch_index():
+    """Import usearch's Index, onnxruntime first: imported after usearch, onnxruntime crashes
+    the process (a segmentation fault in its import, usearch 2.26 and onnxruntime 1.32)."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
 
 
 def _positions(cols: Columns, rows: np.ndarray) -> np.ndarray:
