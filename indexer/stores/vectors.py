@@ -31,6 +31,7 @@ EXACT_SUBSET = 60_000
 _CONNECTIVITY = 16
 _EXPANSION_ADD = 128
 _EXPANSION_SEARCH = 256
+_MIN_CANDIDATES = 64
 
 
 def hnsw_min_chunks() -> int:
@@ -75,7 +76,10 @@ class VectorSearch:
             return exact_top(cols.vectors, vector, k, allowed)
         graph = self.graph(cols)
         want = min(k, n if allowed is None else len(allowed))
-        ask = want if allowed is None else int(want * n / max(len(allowed), 1) * 2) + 16
+        # At least 64 candidates, re-ranked by their exact cosines (asking 200 finds no more).
+        ask = max(want, _MIN_CANDIDATES)
+        if allowed is not None:
+            ask = max(ask, int(want * n / max(len(allowed), 1) * 2) + 16)
         for _ in range(2):
             ask = min(ask, n)
             matches = graph.search(vector, ask)
