@@ -1077,70 +1077,57 @@ class ElasticsearchStore:
 
     def fingerprints(self) -> dict[str, tuple[str, str]]:
         """Return letter_id -> (source, fingerprint) for every indexed letter."""
-        from elasticsearch import NotFoundError
-        from elasticsearch.helpers import scan
-
         out: dict[str, tuple[str, str]] = {}
-        try:
-            with self._calls(f"reading fingerprints from {self.letters_alias}"):
-                for hit in scan(
-                    self.client,
-                    query=build_fingerprints_search(),
-                    index=self.letters_alias,
-                    size=1000,
-                    scroll="2m",
-                ):
-                    src = hit.get("_source") or {}
-                    out[src.get("letter_id", hit["_id"])] = (
-                        src.get("source", ""),
-                        src.get("fingerprint", ""),
-                    )
-        except StoreError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, NotFoundError) and _is_missing_index(cause):
-                return {}
-            raise
+        for letter_id, src in self._scan_letters(
+            build_fingerprints_search(), f"reading fingerprints from {self.letters_alias}"
+        ):
+            out[letter_id] = (src.get("source", ""), src.get("fingerprint", ""))
         return out
 
     def indexed_letters(self) -> dict[str, IndexedLetter]:
         """Return letter_id -> source, fingerprint and file stamp of every indexed letter."""
+        out: dict[str, IndexedLetter] = {}
+        for letter_id, src in self._scan_letters(
+            build_indexed_letters_search(),
+            f"reading the indexed letters from {self.letters_alias}",
+        ):
+            sha = src.get("file_sha256")
+            stamp = None
+            if sha:
+                size, mtime = src.get("file_size"), src.get("file_mtime_ns")
+                stamp = FileStamp(
+                    sha,
+                    int(size or 0),
+                    None if mtime is None else int(mtime),
+                    src.get("parser") or "",
+                )
+            count = src.get("chunk_count")
+            out[letter_id] = IndexedLetter(
+                letter_id,
+                src.get("source", ""),
+                src.get("fingerprint", ""),
+                stamp,
+                None if count is None else int(count),
+            )
+        return out
+
+    def _scan_letters(self, query: dict, action: str) -> list[tuple[str, dict]]:
+        """Every letter record's id and source fields; none when the letters index is missing."""
         from elasticsearch import NotFoundError
         from elasticsearch.helpers import scan
 
-        out: dict[str, IndexedLetter] = {}
+        out = []
         try:
-            with self._calls(f"reading the indexed letters from {self.letters_alias}"):
+            with self._calls(action):
                 for hit in scan(
-                    self.client,
-                    query=build_indexed_letters_search(),
-                    index=self.letters_alias,
-                    size=1000,
-                    scroll="2m",
+                    self.client, query=query, index=self.letters_alias, size=1000, scroll="2m"
                 ):
                     src = hit.get("_source") or {}
-                    letter_id = src.get("letter_id", hit["_id"])
-                    sha = src.get("file_sha256")
-                    stamp = None
-                    if sha:
-                        size, mtime = src.get("file_size"), src.get("file_mtime_ns")
-                        stamp = FileStamp(
-                            sha,
-                            int(size or 0),
-                            None if mtime is None else int(mtime),
-                            src.get("parser") or "",
-                        )
-                    count = src.get("chunk_count")
-                    out[letter_id] = IndexedLetter(
-                        letter_id,
-                        src.get("source", ""),
-                        src.get("fingerprint", ""),
-                        stamp,
-                        None if count is None else int(count),
-                    )
+                    out.append((src.get("letter_id", hit["_id"]), src))
         except StoreError as exc:
             cause = exc.__cause__
             if isinstance(cause, NotFoundError) and _is_missing_index(cause):
-                return {}
+                return []
             raise
         return out
 
