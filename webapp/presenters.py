@@ -4,8 +4,9 @@ templates only render values and links (state lives in the query string)."""
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from markupsafe import Markup
 
@@ -66,7 +67,18 @@ class Card:
 def search_url(request: SearchRequest, path: str = "/", **changes) -> str:
     """Return the URL of `request` with `changes`, at `path`."""
     changed = replace(request, **changes) if changes else request
-    query = urlencode(changed.to_params())
+    return _url(path, [_pair(k, v) for k, v in changed.to_params()])
+
+
+@functools.lru_cache(maxsize=8192)
+def _pair(name: str, value: str) -> str:
+    # A results page links to hundreds of states that share most of their pairs (a facet value
+    # per link, a month per bar): encoding each pair once keeps the page's links cheap.
+    return f"{quote_plus(name)}={quote_plus(value)}"
+
+
+def _url(path: str, encoded: list[str]) -> str:
+    query = "&".join(e for e in encoded if e)
     return f"{path}?{query}" if query else path
 
 
@@ -83,14 +95,41 @@ def toggled(request: SearchRequest, facet: str, value: str) -> SearchRequest:
     return replace(request, filters=kept, page=1)
 
 
+class _Toggles:
+    """The URLs of a request with one facet value switched on or off, as `toggled` makes them,
+    built from the request's encoded parts rather than a new request per value."""
+
+    def __init__(self, request: SearchRequest) -> None:
+        pairs = replace(request, filters=(), page=1).to_params()
+        head = [p for p in pairs if p[0] in ("q", "mode")]  # to_params puts these first
+        self.head = [_pair(k, v) for k, v in head]
+        self.tail = [_pair(k, v) for k, v in pairs[len(head) :]]
+        self.filters = request.filters
+        self.encoded = {f: [_pair(f, v) for v in values] for f, values in request.filters}
+
+    def url(self, facet: str, value: str) -> str:
+        """Return the URL with `value` of `facet` toggled."""
+        parts = list(self.head)
+        found = False
+        for f, values in self.filters:
+            if f != facet:
+                parts += self.encoded[f]
+                continue
+            found = True
+            parts += [_pair(f, v) for v in values if v != value]
+            if value not in values:
+                parts.append(_pair(f, value))
+        if not found:
+            parts.append(_pair(facet, value))
+        return _url("/", parts + self.tail)
+
+
 def facet_blocks(result: SearchResult) -> list[FacetBlock]:
     """Return the sidebar: each facet's values with counts, toggle URLs and selected flags."""
     blocks = []
+    toggles = _Toggles(result.request)
     for name, values in result.facets.items():
-        links = [
-            Link(v.value, search_url(toggled(result.request, name, v.value)), v.selected, v.count)
-            for v in values
-        ]
+        links = [Link(v.value, toggles.url(name, v.value), v.selected, v.count) for v in values]
         # Selected values always show, whatever their rank.
         shown = links[:FACETS_SHOWN] + [x for x in links[FACETS_SHOWN:] if x.selected]
         more = [x for x in links[FACETS_SHOWN:] if not x.selected]
@@ -144,13 +183,18 @@ def histogram(result: SearchResult) -> list[Link]:
     if not result.histogram:
         return []
     top = max(result.histogram.values())
+    # Every bar's URL is the request's with two dates changed: encode the rest once.
+    marked = replace(result.request, decision_from="from", decision_to="to", page=1)
+    pairs = marked.to_params()
+    encoded = [_pair(k, v) for k, v in pairs]
+    at = {k: i for i, (k, _) in enumerate(pairs)}
     bars = []
     for month, count in result.histogram.items():
         year, mon = (int(x) for x in month.split("-"))
         last = calendar.monthrange(year, mon)[1]
-        narrowed = search_url(
-            result.request, decision_from=f"{month}-01", decision_to=f"{month}-{last:02d}", page=1
-        )
+        encoded[at["decision_from"]] = _pair("decision_from", f"{month}-01")
+        encoded[at["decision_to"]] = _pair("decision_to", f"{month}-{last:02d}")
+        narrowed = _url("/", encoded)
         height = max(1, round(10 * count / top))  # CSS classes h1..h10: no inline styles
         bars.append(
             Link(

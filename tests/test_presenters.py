@@ -1,0 +1,75 @@
+"""The page's link URLs, built from pre-encoded parts for speed, equal the URLs of the states
+they stand for, built the plain way (`search_url` of the toggled or narrowed request)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer.schema import facet_names
+from indexer.search import FacetValue, SearchRequest, SearchResult
+from webapp import presenters
+
+FACETS = facet_names()
+VALUES = st.sampled_from(["upheld", "overturned", "Norco", "a&b=c", "café", "x y", "100%"])
+DATES = st.none() | st.sampled_from(["2019-01-01", "2020-06-30"])
+
+requests = st.builds(
+    SearchRequest,
+    q=st.sampled_from(["", "valium back", "MRI & CT", "déjà vu +x"]),
+    mode=st.sampled_from(["hybrid", "keyword", "semantic"]),
+    filters=st.lists(
+        st.tuples(st.sampled_from(FACETS), st.lists(VALUES, min_size=1, max_size=3, unique=True)),
+        max_size=3,
+        unique_by=lambda p: p[0],
+    ).map(lambda fs: tuple((f, tuple(v)) for f, v in fs)),
+    decision_from=DATES,
+    injury_to=DATES,
+    sort=st.sampled_from(["relevance", "newest"]),
+    page=st.integers(1, 3),
+    per_page=st.sampled_from([10, 25]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests, st.sampled_from(FACETS), VALUES)
+def test_facet_toggle_urls_equal_the_toggled_requests_urls(request, facet, value):
+    toggles = presenters._Toggles(request)
+    assert toggles.url(facet, value) == presenters.search_url(
+        presenters.toggled(request, facet, value)
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(requests)
+def test_histogram_bar_urls_equal_the_narrowed_requests_urls(request):
+    histogram = {"2019-02": 3, "2020-12": 7}
+    result = SearchResult(request, [], 10, {}, histogram, 1.0)
+    bars = presenters.histogram(result)
+    assert [b.url for b in bars] == [
+        presenters.search_url(
+            request, decision_from="2019-02-01", decision_to="2019-02-28", page=1
+        ),
+        presenters.search_url(
+            request, decision_from="2020-12-01", decision_to="2020-12-31", page=1
+        ),
+    ]
+    assert [(b.label, b.count, b.css) for b in bars] == [
+        ("2019-02", 3, "h4"),
+        ("2020-12", 7, "h10"),
+    ]
+
+
+def test_a_literal_toggle_url():
+    request = SearchRequest(q="valium", filters=(("decision", ("upheld",)),), page=3)
+    toggles = presenters._Toggles(request)
+    assert toggles.url("decision", "overturned") == "/?q=valium&decision=upheld&decision=overturned"
+    assert toggles.url("decision", "upheld") == "/?q=valium"
+    assert toggles.url("treatment_class", "opioid") == (
+        "/?q=valium&decision=upheld&treatment_class=opioid"
+    )
+    facet = {"decision": [FacetValue("upheld", 4, True)]}
+    result = SearchResult(request, [], 4, facet, {}, 1.0)
+    assert [(v.label, v.url, v.selected) for v in presenters.facet_blocks(result)[0].values] == [
+        ("upheld", "/?q=valium", True)
+    ]
