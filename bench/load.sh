@@ -3,6 +3,7 @@
 #
 #   bench/load.sh DATA_DIR [SECONDS] [PORT]
 #
+# WORKERS server processes (default: one per core) of 8 threads each serve the requests.
 # DATA_DIR is an embedded index (e.g. the 100k-chunk one from bench/build_index.py). For 8 and
 # then 32 concurrent clients, for SECONDS each (default 60), wrk requests a mix of what users do:
 # hybrid, keyword and semantic searches (full pages and htmx partials), facet filters, the JSON
@@ -40,18 +41,22 @@ PY
 echo "$(wc -l < "$URLS") distinct URLs"
 
 cd "$HERE/.."
+WORKERS=${WORKERS:-$(nproc)}
 "$PY" -m indexer.cli --data-dir "$DATA_DIR" serve --production --no-samples --port "$PORT" \
-  --threads 8 > /tmp/imr-load-server.log 2>&1 &
+  --threads 8 --workers "$WORKERS" > /tmp/imr-load-server.log 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
   sleep 1
 done
 curl -sf "http://127.0.0.1:$PORT/healthz"; echo
-# Warm up: every URL once (loads the model, the columns and the vector graph).
-while read -r path; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done < "$URLS"
+# Warm up: every URL once per process (each loads the model, the columns and the vector graph).
+for _ in $(seq 1 "$WORKERS"); do
+  while read -r path; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done < "$URLS"
+done
 
 "$PY" -c "import platform, os; print(f'machine: {os.cpu_count()} cores, Python {platform.python_version()}')"
+echo "server: $WORKERS processes of 8 threads"
 for clients in 8 32; do
   echo "== $clients concurrent clients, ${SECONDS_EACH}s"
   LOAD_URLS=$URLS wrk -t 2 -c "$clients" -d "${SECONDS_EACH}s" --timeout 10s \

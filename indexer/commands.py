@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -329,14 +330,31 @@ def _serve_command(main: click.Group) -> None:
         help="Worker threads of the production server [env IMR_SEARCH_THREADS].",
     )
     @click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=1,
+        show_default=True,
+        envvar="IMR_SEARCH_WORKERS",
+        help="Server processes of the production server, each with its own copy of the index "
+        "in memory; one per core serves the most requests [env IMR_SEARCH_WORKERS].",
+    )
+    @click.option(
         "--samples/--no-samples",
         default=True,
         show_default=True,
         help="On an empty index, first index the bundled sample letters.",
     )
+    @click.option("--listen-fd", type=int, default=None, hidden=True)
     @click.pass_context
     def serve(
-        ctx: click.Context, host: str, port: int, production: bool, threads: int, samples: bool
+        ctx: click.Context,
+        host: str,
+        port: int,
+        production: bool,
+        threads: int,
+        workers: int,
+        samples: bool,
+        listen_fd: int | None,
     ) -> None:
         """Run the web app (search, letters, statistics, export, JSON API).
 
@@ -345,23 +363,44 @@ def _serve_command(main: click.Group) -> None:
         """
         from webapp import create_app
 
+        from .serving import listen, run_workers, serve_app
+
+        if workers > 1 and not production:
+            raise click.UsageError("--workers needs --production")
         store = _store(ctx)
-        try:
-            empty = store.counts()[0] == 0
-        except StoreUnavailable as exc:
-            click.echo(f"warning: {exc}; serving anyway (503 until it answers)", err=True)
-            empty = False
-        if empty and samples:
-            sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
-            click.echo(f"The index is empty: indexing the sample letters in {sample_dir} first.")
-            summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
-            click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
+        if listen_fd is None:
+            try:
+                empty = store.counts()[0] == 0
+            except StoreUnavailable as exc:
+                click.echo(f"warning: {exc}; serving anyway (503 until it answers)", err=True)
+                empty = False
+            if empty and samples:
+                sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
+                click.echo(
+                    f"The index is empty: indexing the sample letters in {sample_dir} first."
+                )
+                summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
+                click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
+        if production and workers > 1:
+            sock = listen(host, port)
+            click.echo(
+                f"Serving on http://{host}:{port}/ ({store.name} back end, waitress, "
+                f"{workers} processes of {threads} threads); Ctrl-C stops."
+            )
+            command = [sys.executable, "-m", "indexer.cli"]
+            for name in ("backend", "data_dir"):
+                if ctx.obj.get(name):
+                    command += [f"--{name.replace('_', '-')}", str(ctx.obj[name])]
+            command += ["serve", "--production", "--threads", str(threads), "--no-samples"]
+            sys.exit(run_workers(command, sock, workers))
         service = SearchService(store, lambda: _embedder(ctx, store))
         app = create_app({"SERVICE": service})
-        # Load the model now, not on the first search.
-        threading.Thread(target=lambda: service.embedder, daemon=True).start()
+        threading.Thread(target=_warm_up, args=(service,), daemon=True).start()
         # `docker stop` sends SIGTERM, which a process running as PID 1 would otherwise ignore.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        if listen_fd is not None:  # one of several server processes
+            serve_app(app, threads, fd=listen_fd)
+            return
         server = f"waitress, {threads} threads" if production else "development server"
         click.echo(
             f"Serving on http://{host}:{port}/ ({store.name} back end, {server}); Ctrl-C stops."
@@ -369,18 +408,16 @@ def _serve_command(main: click.Group) -> None:
         if not production:
             app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
             return
-        import waitress
+        serve_app(app, threads, host=host, port=port)
 
-        waitress.serve(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            # Bodies and headers are refused by the server before they reach the app; the
-            # header limit leaves room for the app's own, readable, 414 on a long address.
-            max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-            max_request_header_size=app.config["MAX_URL_LENGTH"] + 32 * 1024,
-        )
+
+def _warm_up(service: SearchService) -> None:
+    """Load the model and the index's columns now, not on the first searches."""
+    service.embedder  # noqa: B018 - loads the model
+    prepare = getattr(service.store, "prepare", None)
+    if prepare is not None:
+        with contextlib.suppress(Exception):  # a store that is down is reported by its pages
+            prepare()
 
 
 def _index_into(

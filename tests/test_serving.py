@@ -726,3 +726,43 @@ class _Headers:
 
     def __init__(self, headers) -> None:
         self.headers = headers
+
+
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+def test_serve_production_with_two_worker_processes(tmp_path):
+    """Two server processes share the port; one that dies is replaced; SIGTERM stops all."""
+    port = _free_port()
+    env = _env(IMR_SEARCH_SAMPLES=str(SAMPLES / "seeds"))
+    args = ("--data-dir", str(tmp_path), "serve", "--production", "--workers", "2")
+    proc = _cli(*args, "--threads", "2", "--port", str(port), env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        status, headers, body = _wait_for(base + "/healthz", proc, 300)
+        assert (status, headers["Server"]) == (200, "waitress")
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        for _ in range(10):
+            status, _, body = _raw(port, "GET", "/?q=klonopin&mode=keyword")
+            assert status == 200 and b"L-8bfe781363af6ef1" in body
+        time.sleep(11)  # past the start-up window in which a dying worker stops the server
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            victim in _children(proc.pid) or len(_children(proc.pid)) < 2
+        ):
+            time.sleep(0.2)
+        replaced = _children(proc.pid)
+        assert len(replaced) == 2 and victim not in replaced
+        status, _, body = _wait_for(base + "/api/search?q=klonopin&mode=keyword", proc, 120)
+        assert status == 200 and json.loads(body)["total"] == 2  # seeds 000 and 001
+    finally:
+        code, out, err = _stop(proc)
+    assert code == 0, err
+    assert "(embedded back end, waitress, 2 processes of 2 threads)" in out
+    assert f"server process {victim} exited with code -9; starting another" in err
+    assert all(not Path(f"/proc/{pid}").exists() for pid in replaced)
