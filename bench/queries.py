@@ -249,15 +249,20 @@ def bench_index(data_dir: Path, service_embedder, repeat: int, fts5: bool) -> No
         f"letters on the page, filtered semantic search: min {min(hits)}, "
         f"median {statistics.median(hits)}; hits of the store's filtered kNN: min {min(knn_hits)}"
     )
-    # recall@10 of the store's kNN against an exact scan
+    # recall@10 of the store's kNN against an exact scan, over the 20 queries and 180 phrases
+    # of 3-8 words cut from random passages (20 queries alone give a coarse figure)
+    recall_texts = list(QUERIES) + passage_phrases(store, cols, 180)
     found = 0
-    for q in QUERIES:
+    for q in recall_texts:
         v = embed.embed_query(q)
         approx = {h.chunk_id for h in store.knn(v, Filters(), 10)}
         exact_pos, _ = exact_top(cols.vectors, v, 10)
         exact = {h.chunk_id for h in store._hits(cols.rows[exact_pos].tolist(), [0.0] * 10)}
         found += len(approx & exact)
-    print(f"recall@10 of kNN against exact: {found / (10 * len(QUERIES)):.3f}")
+    print(
+        f"recall@10 of kNN against exact ({len(recall_texts)} queries): "
+        f"{found / (10 * len(recall_texts)):.3f}"
+    )
     print(f"resident memory of this process: {rss_mb():.0f} MB")
     if fts5:
         t = time.perf_counter()
@@ -274,6 +279,20 @@ def bench_index(data_dir: Path, service_embedder, repeat: int, fts5: bool) -> No
         v = embed.embed_query(QUERIES[0])
         e_samples = timed(lambda: exact_top(cols.vectors, v, 10), repeat * 4)
         print(f"{'exact numpy kNN over all chunks':60s} p50 {percentiles(e_samples)[0]:7.1f} ms")
+
+
+def passage_phrases(store: EmbeddedStore, cols, n: int) -> list[str]:
+    """Return `n` phrases of 3 to 8 words from random passages (seeded), as short queries."""
+    import random
+
+    rng = random.Random(7)
+    out = []
+    for position in rng.sample(range(len(cols.rows)), n):
+        words = store._docs_by_row([int(cols.rows[position])])[int(cols.rows[position])]
+        words = (words.get("text") or "").split()
+        start = rng.randrange(0, max(1, len(words) - 8))
+        out.append(" ".join(words[start : start + rng.randint(3, 8)]) or "treatment")
+    return out
 
 
 @click.command()

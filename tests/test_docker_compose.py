@@ -101,7 +101,9 @@ def test_web_app_serves_from_elasticsearch_once_the_samples_are_loaded():
         "port": 8000,
         "production": True,
         "threads": 8,
+        "workers": 2,  # Elasticsearch holds the index: a second process costs only the model
         "samples": False,
+        "listen_fd": None,
     }
     assert web["ports"] == ["127.0.0.1:8000:8000"]
     assert web["environment"] == {
@@ -153,6 +155,8 @@ def test_image_runs_the_production_web_server_by_default():
         "port": 8000,
         "production": True,
         "threads": 8,
+        "workers": 1,
         "samples": True,
+        "listen_fd": None,
     }
     assert "EXPOSE 8000" in DOCKERFILE and "IMR_SEARCH_DATA_DIR=/data" in DOCKERFILE
