@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from indexer.query_text import parse_query
 from indexer.schema import facet_names
+from indexer.stores import embedded
 from indexer.stores.analysis import analyze
 from indexer.stores.base import Filters
 from indexer.stores.counting import query_mask
@@ -95,7 +96,11 @@ def test_known_counts_on_the_samples(store):
     ),
     facet_filter=st.sampled_from([None, ("decision", ("overturned",)), ("section", None)]),
 )
-def test_counts_equal_the_slow_way(store, words, facet_filter):
+@pytest.mark.parametrize("path", ["dense", "sparse"])
+def test_counts_equal_the_slow_way(store, words, facet_filter, path, monkeypatch):
+    # The samples are small enough for every match set to count as few: force each path.
+    monkeypatch.setattr(embedded, "SPARSE_MAX", 0 if path == "dense" else 10**9)
+    monkeypatch.setattr(embedded, "SPARSE_SHARE", 10**9 if path == "dense" else 1)
     q = " ".join(sign + word for sign, word in words)
     query = parse_query(q)
     filters = Filters()

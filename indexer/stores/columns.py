@@ -179,6 +179,57 @@ class Columns:
                 counts[value] = int(len(np.unique(self.letter_index[common])))
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def count_sparse(self, facet: str, positions: np.ndarray) -> dict[str, int]:
+        """Count distinct letters per value of `facet` among few positions.
+
+        The cost grows with the positions, not with the index: a semantic search's scope of a
+        few hundred passages is counted in microseconds where a pass over every unit of a
+        million-chunk index takes milliseconds per facet.
+        """
+        values = list(self.postings.get(facet, {}))
+        if not values or not len(positions):
+            return {}
+        codes, multi = self._codes(facet)
+        width = len(values)
+        single = positions[~multi[positions]]
+        single = single[codes[single] >= 0]
+        keys = [self.letter_index[single].astype(np.int64) * width + codes[single]]
+        several = positions[multi[positions]]
+        if len(several):
+            multi_positions, offsets, multi_codes = self._multi_codes(facet)
+            at = np.searchsorted(multi_positions, several)
+            starts, lengths = offsets[at], offsets[at + 1] - offsets[at]
+            # Each position's run of codes, laid end to end.
+            take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+                lengths.sum()
+            )
+            owners = np.repeat(self.letter_index[several].astype(np.int64), lengths)
+            keys.append(owners * width + multi_codes[take])
+        pairs = np.unique(np.concatenate(keys))
+        counts = np.bincount(pairs % width, minlength=width)
+        found = {values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+        return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def _multi_codes(self, facet: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The positions with several values of `facet`, ascending, and each one's codes (CSR)."""
+        cached = self._code_cache.get((facet, "multi"))
+        if cached is None:
+            _, multi = self._codes(facet)
+            owned, codes = [], []
+            for i, posting in enumerate(self.postings.get(facet, {}).values()):
+                chosen = posting[multi[posting]]
+                owned.append(chosen)
+                codes.append(np.full(len(chosen), i, dtype=np.int32))
+            owner = np.concatenate(owned) if owned else np.zeros(0, np.int64)
+            code = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+            order = np.argsort(owner, kind="stable")
+            owner, code = owner[order], code[order]
+            unique, counts = np.unique(owner, return_counts=True)
+            offsets = np.zeros(len(unique) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            cached = self._code_cache[(facet, "multi")] = (unique, offsets, code)
+        return cached
+
     def cross_count(self, by: str, other: str, positions: np.ndarray) -> dict[str, dict[str, int]]:
         """Count chunks per (value of `by`, value of `other`) among the given positions."""
         selected = np.zeros(len(self.rows), dtype=bool)

@@ -486,17 +486,17 @@ class EmbeddedStore:
         """Count, per facet value, the letters with a matching chunk that has the value."""
         cols = self._cols()
         match = self._match(query, filters, cols)
-        if cols.groups is not None:
-            return {f: cols.groups.count(f, match.units, match.letters) for f in facets}
-        return {f: cols.count_letters_by(f, match.positions) for f in facets}
+        if match.few or cols.groups is None:
+            return {f: cols.count_sparse(f, match.positions) for f in facets}
+        return {f: cols.groups.count(f, match.units, match.letters) for f in facets}
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
         """Return the number of letters with at least one matching chunk."""
         cols = self._cols()
         match = self._match(query, filters, cols)
-        if cols.groups is not None:
-            return int(np.count_nonzero(match.letters))
-        return int(len(np.unique(cols.letter_index[match.positions])))
+        if match.few or cols.groups is None:
+            return int(len(np.unique(cols.letter_index[match.positions])))
+        return int(np.count_nonzero(match.letters))
 
     def stats(
         self, query: ParsedQuery | None, filters: Filters, by: str
@@ -590,6 +590,12 @@ class EmbeddedStore:
         return out
 
 
+#: A match set of at most this many chunks, or this share of the index (1/SPARSE_SHARE), is
+#: counted chunk by chunk (`Columns.count_sparse`), else by a pass over every unit.
+SPARSE_MAX = 5_000
+SPARSE_SHARE = 50
+
+
 class _Match:
     """A match set as a mask over the columns, with its positions and unit hits when asked."""
 
@@ -598,6 +604,15 @@ class _Match:
         self._positions: np.ndarray | None = None
         self._units: np.ndarray | None = None
         self._letters: np.ndarray | None = None
+        self._few: bool | None = None
+
+    @property
+    def few(self) -> bool:
+        """Whether so few chunks match that counting them one by one beats a pass over all."""
+        if self._few is None:
+            set_count = int(np.count_nonzero(self.mask))
+            self._few = set_count <= max(SPARSE_MAX, len(self.mask) // SPARSE_SHARE)
+        return self._few
 
     @property
     def positions(self) -> np.ndarray:
