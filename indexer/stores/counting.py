@@ -10,8 +10,8 @@ microsecond per hit). So the store keeps, in numpy, what counting needs:
   analyzer splits in two, which tantivy treats as a phrase) falls back to asking tantivy.
 - `Groups`: chunks form units (the case summary, or one item, with all their windows), units
   form letters. For each facet, the (letter, value) pairs with the units that carry the value.
-  A value's count is the number of its pairs with any matching unit: one `reduceat` and one
-  `bincount` per facet, linear in the units, not in the hits.
+  A value's count is the number of its pairs with any matching unit: one compiled pass per
+  facet (`kernels.py`), linear in the units, not in the hits.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 
 from ..query_text import ParsedQuery
 from ..synonyms import expansions
+from .kernels import count_pairs, segments_hit
 
 
 @dataclass
@@ -100,19 +101,6 @@ def query_mask(query: ParsedQuery, terms: TermIndex, n: int, analyze) -> np.ndar
     return mask
 
 
-def segment_any(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Return, per segment (from each start to the next), whether any flag in it is set."""
-    # A running count read at the segment bounds: numpy's reduceat is many times slower.
-    if not len(starts):
-        return np.zeros(0, dtype=bool)
-    running = np.zeros(len(flags) + 1, dtype=np.int32)
-    np.cumsum(flags, dtype=np.int32, out=running[1:])
-    ends = np.empty_like(starts)
-    ends[:-1] = starts[1:]
-    ends[-1] = len(flags)
-    return running[ends] > running[starts]
-
-
 def _any_by(flags: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """Per segment, whether any flag in it is set; `owner` maps each flag to its segment."""
     set_count = np.count_nonzero(flags)
@@ -120,7 +108,9 @@ def _any_by(flags: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndar
         out = np.zeros(len(starts), dtype=bool)
         out[owner[np.flatnonzero(flags)]] = True
         return out
-    return segment_any(flags, starts)
+    if not len(starts):
+        return np.zeros(0, dtype=bool)
+    return segments_hit(flags, starts)
 
 
 @dataclass
@@ -221,10 +211,7 @@ class Groups:
         groups = self.facets.get(facet)
         if groups is None or not len(groups.starts):
             return {}
-        if groups.letter_level:
-            hit = letters[groups.units]
-        else:
-            hit = segment_any(units[groups.units], groups.starts)
-        counts = np.bincount(groups.value_of[hit], minlength=len(groups.values))
-        found = {groups.values[i]: int(c) for i, c in enumerate(counts) if c}
+        hits = letters if groups.letter_level else units
+        counts = count_pairs(hits, groups.starts, groups.units, groups.value_of, len(groups.values))
+        found = {groups.values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
         return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))

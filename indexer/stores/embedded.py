@@ -30,6 +30,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from html import escape
@@ -57,6 +58,7 @@ from .base import (
 )
 from .columns import Columns
 from .counting import query_mask
+from .kernels import warm_up
 from .vectors import VectorSearch, hnsw_min_chunks
 
 _MATCH_CACHE_SIZE = 32
@@ -469,6 +471,7 @@ class EmbeddedStore:
 
     def prepare(self) -> None:
         """Load what queries need (columns, and the HNSW graph of a large index) ahead of them."""
+        warm_up()
         cols = self._cols()
         if len(cols.rows) >= hnsw_min_chunks():
             self._vectors.graph(cols)
@@ -488,7 +491,10 @@ class EmbeddedStore:
         match = self._match(query, filters, cols)
         if match.few or cols.groups is None:
             return {f: cols.count_sparse(f, match.positions) for f in facets}
-        return {f: cols.groups.count(f, match.units, match.letters) for f in facets}
+        units, letters = match.units, match.letters
+        # The compiled counting loops release the interpreter lock: one facet per core.
+        counted = _counting_pool().map(lambda f: cols.groups.count(f, units, letters), facets)
+        return dict(zip(facets, counted, strict=True))
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
         """Return the number of letters with at least one matching chunk."""
@@ -588,6 +594,21 @@ class EmbeddedStore:
             ):
                 out[key] = orjson.loads(doc)
         return out
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _counting_pool() -> ThreadPoolExecutor:
+    """The threads that count facets in parallel, one per core (made on first use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 1, thread_name_prefix="imr-count"
+            )
+        return _POOL
 
 
 #: A match set of at most this many chunks, or this share of the index (1/SPARSE_SHARE), is
