@@ -559,8 +559,11 @@ class SearchService:
 def _fused(rankings: list[list[str]], by_id: dict[str, ChunkHit]) -> list[ChunkHit]:
     """Chunks in the order of the RRF fusion of `rankings`, scored by it."""
     fused = rrf(rankings)
+    ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    # A new hit per chunk (the inputs keep their scores); built directly: `replace` is several
+    # times slower, and a hybrid search fuses about 400 chunks.
     return [
-        replace(by_id[c], score=s) for c, s in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        ChunkHit(c, by_id[c].letter_id, s, by_id[c].highlights, by_id[c].doc) for c, s in ranked
     ]
 
 
