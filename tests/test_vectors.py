@@ -120,3 +120,26 @@ def test_the_embedding_model_loads_after_the_vector_graph(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "both loaded\n")
+
+
+def test_a_saved_graph_of_the_older_sparser_kind_is_rebuilt(tmp_path, hnsw_everywhere):
+    cols = _columns(2000)
+    path = tmp_path / "v.usearch"
+    old = vectors._usearch_index()(ndim=32, metric="cos", dtype="f16", connectivity=16)
+    old.add(cols.rows, cols.vectors)
+    old.save(str(path))
+    graph = VectorSearch(path).graph(cols)
+    assert (graph.connectivity, len(graph)) == (32, 2000)
+    assert graph.expansion_search == 512
+    # Saved again in the new kind: the next process loads it as it is.
+    again = VectorSearch(path).graph(cols)
+    assert (again.connectivity, str(again.dtype)) == (32, "ScalarKind.I8")
+
+
+def test_the_search_widens_with_the_index():
+    assert [vectors._expansion_search(n) for n in (1, 499_999, 500_000, 2_000_000)] == [
+        512,
+        512,
+        2048,
+        2048,
+    ]

@@ -27,14 +27,24 @@ from .columns import Columns
 HNSW_MIN_CHUNKS = 100_000
 #: A filter keeping at most this many chunks is answered by an exact scan of those chunks.
 EXACT_SUBSET = 60_000
-# Graph parameters, chosen on a 100k-chunk index over 200 queries (recall@10 against exact
-# search, build time, query time): f16 with search expansion 256 found 0.932 of the true ten;
-# 512 finds 0.979-0.984 for about 1 ms more. 8-bit vectors in the graph build in 21 s instead
-# of 37 s and recall as well, since the candidates are re-ranked by their exact cosines.
+# Graph parameters, measured as recall@10 against exact search over 200 queries
+# (bench/queries.py), with the query time of the graph search:
+# - 100k chunks: connectivity 16 with search expansion 256 found 0.93 of the true ten, 512
+#   finds 0.98 (2.3 ms); connectivity 32 finds 0.96 and 0.99.
+# - 1M chunks: connectivity 16 finds 0.64 at expansion 512 and 0.91 at 4096 (12.6 ms);
+#   connectivity 32 finds 0.82 at 512, 0.88 at 1024 and 0.95 at 2048 (7.7 ms).
+# 8-bit vectors in the graph build about twice as fast as 16-bit ones and recall as well, since
+# the candidates are re-ranked by their exact cosines.
 _DTYPE = "i8"
-_CONNECTIVITY = 16
+_CONNECTIVITY = 32
 _EXPANSION_ADD = 128
-_EXPANSION_SEARCH = 512
+
+
+def _expansion_search(n: int) -> int:
+    """How widely the graph is searched: wider as the index grows, to keep recall at 0.95."""
+    return 512 if n < 500_000 else 2048
+
+
 _MIN_CANDIDATES = 64
 
 
@@ -105,23 +115,30 @@ class VectorSearch:
                 return self._graph
             Index = _usearch_index()
 
-            graph = self._graph
-            if graph is None:
-                graph = Index(
+            def new_graph():
+                return Index(
                     ndim=cols.vectors.shape[1],
                     metric="cos",
                     dtype=_DTYPE,
                     connectivity=_CONNECTIVITY,
                     expansion_add=_EXPANSION_ADD,
-                    expansion_search=_EXPANSION_SEARCH,
+                    expansion_search=_expansion_search(len(cols.rows)),
                 )
+
+            graph = self._graph
+            if graph is None:
+                graph = new_graph()
                 if self.path.exists():
                     try:
                         graph.load(str(self.path))
                     except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, not fatal
-                        graph.reset()
-                    # A graph saved by an earlier version keeps its own settings; search ours.
-                    graph.expansion_search = _EXPANSION_SEARCH
+                        graph = new_graph()
+                    # A graph of an earlier version's sparser kind recalls too little at scale:
+                    # rebuilt once (minutes at a million chunks).
+                    if graph.connectivity != _CONNECTIVITY:
+                        graph = new_graph()
+            # A loaded graph keeps the settings it was saved with; search as wide as its size needs.
+            graph.expansion_search = _expansion_search(len(cols.rows))
             changed = _reconcile(graph, cols)
             if changed:
                 tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
