@@ -166,7 +166,9 @@ class Fts5Baseline:
         ).fetchall()
 
 
-def bench_index(data_dir: Path, service_embedder, repeat: int, fts5: bool) -> None:
+def bench_index(
+    data_dir: Path, service_embedder, repeat: int, fts5: bool, profile: tuple[str, ...] = ()
+) -> None:
     """Print the figures for one index."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     store = EmbeddedStore(data_dir)
@@ -264,6 +266,18 @@ def bench_index(data_dir: Path, service_embedder, repeat: int, fts5: bool) -> No
         f"{found / (10 * len(recall_texts)):.3f}"
     )
     print(f"resident memory of this process: {rss_mb():.0f} MB")
+    for mode in profile:
+        # Where a search's time goes: the functions with the most time of their own.
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for q in QUERIES:
+            run(mode, q)
+        profiler.disable()
+        print(f"\nprofile of {len(QUERIES)} {mode} searches, by own time:")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(18)
     if fts5:
         t = time.perf_counter()
         base = Fts5Baseline(store, data_dir / "fts5-baseline.sqlite")
@@ -299,7 +313,13 @@ def passage_phrases(store: EmbeddedStore, cols, n: int) -> list[str]:
 @click.argument("data_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--repeat", type=int, default=3)
 @click.option("--fts5/--no-fts5", default=True)
-def main(data_dirs: tuple[Path, ...], repeat: int, fts5: bool) -> None:
+@click.option(
+    "--profile",
+    multiple=True,
+    type=click.Choice(["keyword", "semantic", "hybrid"]),
+    help="Also print a profile of this mode's searches (repeatable).",
+)
+def main(data_dirs: tuple[Path, ...], repeat: int, fts5: bool, profile: tuple[str, ...]) -> None:
     """Print query latencies for each DATA_DIR."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from indexer.embedder import Embedder
@@ -314,7 +334,7 @@ def main(data_dirs: tuple[Path, ...], repeat: int, fts5: bool) -> None:
     embedder = Embedder()
     print(f"embedder: {getattr(embedder, 'backend', 'torch')} {embedder.model_id}")
     for d in data_dirs:
-        bench_index(d, embedder, repeat, fts5)
+        bench_index(d, embedder, repeat, fts5, profile)
 
 
 if __name__ == "__main__":
