@@ -382,7 +382,12 @@ def _serve_command(main: click.Group) -> None:
                 summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
                 click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
         if production and workers > 1:
-            sock = listen(host, port)
+            try:
+                sock = listen(host, port)
+            except OSError as exc:
+                raise click.ClickException(
+                    f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                ) from None
             click.echo(
                 f"Serving on http://{host}:{port}/ ({store.name} back end, waitress, "
                 f"{workers} processes of {threads} threads); Ctrl-C stops."

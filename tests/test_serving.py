@@ -766,3 +766,23 @@ def test_serve_production_with_two_worker_processes(tmp_path):
     assert "(embedded back end, waitress, 2 processes of 2 threads)" in out
     assert f"server process {victim} exited with code -9; starting another" in err
     assert all(not Path(f"/proc/{pid}").exists() for pid in replaced)
+
+
+def test_serve_with_workers_on_a_port_in_use_says_so(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ("--data-dir", str(tmp_path), "serve", "--production", "--workers", "2")
+        proc = _cli(*args, "--no-samples", "--port", str(port), env=_env())
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert f"Error: cannot listen on 127.0.0.1:{port}: Address already in use" in err
+    assert "Traceback" not in err
+
+
+def test_workers_need_the_production_server(tmp_path):
+    proc = _cli("--data-dir", str(tmp_path), "serve", "--workers", "2", env=_env())
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert "Error: --workers needs --production" in err
