@@ -13,11 +13,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# cache=True keeps the compiled code beside this file; where that is read-only, numba compiles
-# again in memory (about a second per loop, once per process).
+
+def compiled(func):
+    """Compile `func` with numba, its machine code cached on disk where there is room for it."""
+    try:
+        # Beside this file, or else in the user's cache folder.
+        return njit(cache=True, nogil=True)(func)
+    except RuntimeError:
+        # Neither is writable (a read-only install and home): compile in memory, about a
+        # second per loop once per process.
+        return njit(nogil=True)(func)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def segments_hit(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:  # pragma: no cover
     """Per segment (from each start to the next), whether any of its flags is set."""
     n = len(starts)
@@ -32,7 +40,7 @@ def segments_hit(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:  # pragma
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def count_pairs(
     hits: np.ndarray, starts: np.ndarray, members: np.ndarray, value_of: np.ndarray, width: int
 ) -> np.ndarray:  # pragma: no cover
