@@ -78,7 +78,7 @@ def _pair(name: str, value: str) -> str:
 
 
 def _url(path: str, encoded: list[str]) -> str:
-    query = "&".join(e for e in encoded if e)
+    query = "&".join(encoded)
     return f"{path}?{query}" if query else path
 
 

@@ -108,8 +108,6 @@ def _any_by(flags: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndar
         out = np.zeros(len(starts), dtype=bool)
         out[owner[np.flatnonzero(flags)]] = True
         return out
-    if not len(starts):
-        return np.zeros(0, dtype=bool)
     return segments_hit(flags, starts)
 
 
