@@ -297,6 +297,7 @@ class SearchService:
             letters.sort(key=lambda h: (h.doc.get("decision_date") or "", h.score), reverse=True)
         total = self.store.count_letters(scope_query, scope_filters)
         page = letters[start : start + request.per_page]
+        self.store.complete([c for h in page for c in h.chunks])
         self._highlight(page, parsed)
         facets = self._facets(request, scope_query, scope_filters)
         histogram = self.store.facet_counts(
@@ -480,12 +481,13 @@ class SearchService:
                     best[key] = hit
         source = _facet_values(chunks)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1].score, kv[0]))[:k]
+        self.store.complete([hit for _, hit in ranked])
         out = []
         for key, hit in ranked:
             target = (
                 _facet_values([hit.doc])
                 if item
-                else _facet_values([c for c in self.store.letter_chunks(hit.letter_id)])
+                else _facet_values(self.store.letter_chunks(hit.letter_id, embeddings=False))
             )
             shared = {
                 f: sorted(source[f] & target[f]) for f in _SHARED_FACETS if source[f] & target[f]
@@ -521,12 +523,18 @@ class SearchService:
         )
         if request.sort == "newest":
             ranked.sort(key=lambda h: h.doc.get("decision_date") or "", reverse=True)
-        items, seen, letters = [], set(), {}
+        chosen, seen = [], set()
         for hit in ranked:
-            doc = hit.doc
-            if doc.get("section") != "item" or doc.get("item_id") in seen:
+            if hit.doc.get("section") != "item" or hit.doc.get("item_id") in seen:
                 continue
-            seen.add(doc.get("item_id"))
+            seen.add(hit.doc.get("item_id"))
+            chosen.append(hit)
+            if len(chosen) >= limit:
+                break
+        self.store.complete(chosen)
+        items, letters = [], {}
+        for hit in chosen:
+            doc = hit.doc
             if hit.letter_id not in letters:
                 letters[hit.letter_id] = self.store.letter(hit.letter_id) or {
                     "record": {"items": []}
@@ -547,8 +555,6 @@ class SearchService:
                     "guideline": item.get("maximus_guideline"),
                 }
             )
-            if len(items) >= limit:
-                break
         return items
 
     def letter(self, letter_id: str) -> dict[str, Any] | None:

@@ -189,6 +189,7 @@ def test_ten_kills_in_a_row_then_a_rerun_give_the_index_of_an_uninterrupted_run(
         assert {h.letter_id for h in result.hits} <= ref_matches & letters
         probe = store.letter_chunks(sorted(letters)[len(letters) // 2])[0]
         (nearest,) = store.knn(np.asarray(probe["embedding"], np.float32), Filters(), 1)
+        store.complete([nearest])
         assert nearest.doc["text"] == probe["text"]
         assert nearest.score == pytest.approx(1.0, abs=1e-5)
         store.close()

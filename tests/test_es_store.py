@@ -390,6 +390,10 @@ def test_letter_chunks_and_fingerprints_bodies():
         ],
         "_source": {"exclude_vectors": False},
     }
+    # similar() reads the facets of the letters it found, not their vectors.
+    assert build_letter_chunks_search("CM16-0219557", embeddings=False)["_source"] == {
+        "excludes": ["embedding"]
+    }
     assert build_fingerprints_search() == {
         "query": {"match_all": {}},
         "_source": {"includes": ["letter_id", "source", "fingerprint"]},
@@ -774,6 +778,7 @@ def test_index_alias_and_delete_bodies_validate():
     es_openapi.validate_body(*dbq, build_stale_chunks_query({"L-1": []}))
     es_openapi.validate_body(*dbq, build_delete_letters_query(["L-1", "L-2"]))
     es_openapi.validate_body(*SEARCH, build_letter_chunks_search("L-1"))
+    es_openapi.validate_body(*SEARCH, build_letter_chunks_search("L-1", embeddings=False))
     es_openapi.validate_body(*SEARCH, build_fingerprints_search())
 
 

@@ -547,7 +547,7 @@ class _ReadOnlyStore:
     """Passes reads to the real store; any other call fails the test."""
 
     READS = {"name", "root", "counts", "keyword", "knn", "highlight", "facet_counts",
-             "count_letters", "stats", "letter", "letter_chunks"}  # fmt: skip
+             "count_letters", "stats", "letter", "letter_chunks", "complete"}  # fmt: skip
 
     def __init__(self, store) -> None:
         self._store = store

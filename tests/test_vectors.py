@@ -26,6 +26,10 @@ def _columns(n: int, dims: int = 32, seed: int = 7, first_row: int = 1) -> Colum
         section_item=np.ones(n, bool),
         first_window=np.ones(n, bool),
         chunk_position={},
+        chunk_ids=[f"c{i}" for i in range(n)],
+        item_index=np.zeros(n, np.int32),
+        section_code=np.zeros(n, np.int16),
+        section_names=["clinical_case_summary"],
     )
 
 
@@ -61,21 +65,24 @@ def test_graph_recall_at_10_against_exact(tmp_path, hnsw_everywhere):
 
 def test_small_filter_is_answered_exactly(tmp_path, hnsw_everywhere):
     cols = _columns(3000)
-    allowed = np.arange(0, 3000, 100)  # 30 chunks: below EXACT_SUBSET
+    allowed = np.zeros(3000, dtype=bool)
+    allowed[::100] = True  # 30 chunks: below EXACT_SUBSET
     q = _queries(cols, 1)[0]
     positions, _ = VectorSearch(tmp_path / "v.usearch").search(cols, q, 10, allowed)
-    exact, _ = exact_top(cols.vectors, q, 10, allowed)
+    exact, _ = exact_top(cols.vectors, q, 10, np.arange(0, 3000, 100))
     assert positions.tolist() == exact.tolist()
 
 
 def test_broad_filter_still_returns_k_allowed_hits(tmp_path, hnsw_everywhere):
     cols = _columns(4000)
-    allowed = np.arange(1, 4000, 3)  # a third of the chunks, above EXACT_SUBSET
+    allowed = np.zeros(4000, dtype=bool)
+    allowed[1::3] = True  # a third of the chunks, above EXACT_SUBSET
     search = VectorSearch(tmp_path / "v.usearch")
     for q in _queries(cols, 10):
         positions, _ = search.search(cols, q, 10, allowed)
+        exact, _ = exact_top(cols.vectors, q, 10, np.arange(1, 4000, 3))
         assert len(positions) == 10
-        assert set(positions.tolist()) <= set(allowed.tolist())
+        assert positions.tolist() == exact.tolist()
 
 
 def test_graph_is_saved_and_reconciled_with_the_chunks(tmp_path, hnsw_everywhere):

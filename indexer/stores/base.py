@@ -33,6 +33,35 @@ class Filters:
         return dict(self.terms)
 
 
+#: The fields every hit's `doc` holds, enough to rank, group and sort hits.
+RANKING_FIELDS = (
+    "chunk_id",
+    "letter_id",
+    "item_id",
+    "item_index",
+    "section",
+    "decision",
+    "decision_date",
+)
+
+
+class PartialDoc(dict):
+    """A hit's ranking fields only (`RANKING_FIELDS`); `Store.complete` loads the rest.
+
+    Asking it for any other field is a programming error, not a missing value, so it raises
+    instead of answering None.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return a ranking field's value, or raise for a field not loaded."""
+        if key not in self:
+            self.__missing__(key)
+        return super().get(key, default)
+
+    def __missing__(self, key: str) -> Any:
+        raise KeyError(f"{key!r} is not loaded: pass the hit to Store.complete() first")
+
+
 @dataclass
 class ChunkHit:
     """A matching chunk: its ids, score, highlighted fragments (HTML, only <mark> unescaped)."""
@@ -41,7 +70,8 @@ class ChunkHit:
     letter_id: str
     score: float
     highlights: list[str] = field(default_factory=list)
-    doc: dict[str, Any] = field(default_factory=dict)  # the stored chunk fields, no embedding
+    # The stored chunk fields (no embedding); possibly only the ranking ones (`PartialDoc`).
+    doc: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +171,12 @@ class Store(Protocol):
     def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
         """Return highlighted fragments of the given chunks for the query's words."""
 
+    def complete(self, hits: list[ChunkHit]) -> None:
+        """Give hits whose `doc` is a `PartialDoc` their whole stored document, in place.
+
+        `keyword` and `knn` may return only the ranking fields: a search ranks hundreds of
+        candidate chunks and shows a few dozen, so only those are read in full."""
+
     def facet_counts(
         self, query: ParsedQuery | None, filters: Filters, facets: list[str]
     ) -> dict[str, dict[str, int]]:
@@ -157,8 +193,8 @@ class Store(Protocol):
     def letter(self, letter_id: str) -> dict[str, Any] | None:
         """Return a letter's record, text and original text, or None."""
 
-    def letter_chunks(self, letter_id: str) -> list[dict[str, Any]]:
-        """Return a letter's chunk documents in order, each with its `embedding` list."""
+    def letter_chunks(self, letter_id: str, embeddings: bool = True) -> list[dict[str, Any]]:
+        """Return a letter's chunk documents in order, each with its `embedding` list if asked."""
 
     def close(self) -> None:
         """Release files and connections."""

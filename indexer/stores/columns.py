@@ -8,20 +8,34 @@ them.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import orjson
 
 from ..schema import DATE_FIELDS, TEXT_BOOSTS, facet_names
 from .analysis import analyze
-from .base import Filters
+from .base import Filters, PartialDoc
 from .counting import Groups, TermIndex
+
+#: Filter masks kept per columns (a mask is one byte per chunk: 1 MB at a million chunks).
+_MASK_CACHE_SIZE = 32
 
 
 def _wanted_fields() -> tuple[str, ...]:
     # decision_month is no facet of its own but feeds the decision-date histogram.
-    return (*facet_names(), "decision_month", *DATE_FIELDS, "section", "window", *TEXT_BOOSTS)
+    return (
+        *facet_names(),
+        "decision_month",
+        *DATE_FIELDS,
+        "section",
+        "window",
+        "item_index",
+        *TEXT_BOOSTS,
+    )
 
 
 @dataclass
@@ -37,9 +51,20 @@ class Columns:
     section_item: np.ndarray  # bool
     first_window: np.ndarray  # bool
     chunk_position: dict[str, int]
+    chunk_ids: list[str]  # by position
+    item_index: np.ndarray  # 1-based item number, 0 outside items
+    section_code: np.ndarray  # index into section_names
+    section_names: list[str]
     terms: TermIndex | None = None  # None: the match set comes from tantivy
     groups: Groups | None = None  # None: letters are counted from positions
     _code_cache: dict = field(default_factory=dict, repr=False)
+    _mask_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def letter_position(self) -> dict[str, int]:
+        """Map each letter id to its index in `letter_ids`."""
+        return {letter_id: i for i, letter_id in enumerate(self.letter_ids)}
 
     @classmethod
     def load(cls, db: sqlite3.Connection, dims: int) -> Columns:
@@ -62,6 +87,10 @@ class Columns:
         dates = {f: np.zeros(total, dtype=np.int32) for f in DATE_FIELDS}
         section_item = np.zeros(total, dtype=bool)
         first_window = np.zeros(total, dtype=bool)
+        item_index = np.zeros(total, dtype=np.int32)
+        section_code = np.zeros(total, dtype=np.int16)
+        section_names: dict[str, int] = {}
+        chunk_ids: list[str] = []
         count = 0
         texts: list[str] = []
         signatures = np.zeros(total, dtype=np.int64)
@@ -71,6 +100,7 @@ class Columns:
             doc = orjson.loads(small_json)
             rows[position] = row
             chunk_position[chunk_id] = position
+            chunk_ids.append(chunk_id)
             letters[position] = letter_ids.setdefault(letter_id, len(letter_ids))
             vectors[position] = np.frombuffer(emb, dtype=np.float32)
             for facet, postings in facet_lists.items():
@@ -93,6 +123,9 @@ class Columns:
                 tuple(str(doc.get(f)) for f in (*facet_names(), "decision_month", "section"))
             )
             section_item[position] = doc.get("section") == "item"
+            section = doc.get("section")
+            section_code[position] = section_names.setdefault(section, len(section_names))
+            item_index[position] = doc.get("item_index") or 0
             first_window[position] = doc.get("window") == 0
             count = position + 1
         postings = {
@@ -111,10 +144,48 @@ class Columns:
             section_item=section_item[:count],
             first_window=first_window[:count],
             chunk_position=chunk_position,
+            chunk_ids=chunk_ids[:count],
+            item_index=item_index[:count],
+            section_code=section_code[:count],
+            section_names=list(section_names),
             terms=TermIndex.build(texts, analyze),
             # Counting by units needs each letter's chunks side by side, as upsert writes them.
             groups=Groups.build(letters, signatures[:count], postings) if grouped else None,
         )
+
+    def ranking_doc(self, position: int) -> PartialDoc:
+        """Return a chunk's ranking fields (`RANKING_FIELDS`) from the columns."""
+        letter_id = self.letter_ids[self.letter_index[position]]
+        item = int(self.item_index[position])
+        date = int(self.dates["decision_date"][position])
+        return PartialDoc(
+            chunk_id=self.chunk_ids[position],
+            letter_id=letter_id,
+            item_id=f"{letter_id}:item-{item}" if item else None,
+            item_index=item or None,
+            section=self.section_names[self.section_code[position]],
+            decision=self.values_at("decision", position),
+            decision_date=f"{date // 10000:04d}-{date // 100 % 100:02d}-{date % 100:02d}"
+            if date
+            else None,
+        )
+
+    def values_at(self, facet: str, position: int) -> list[str]:
+        """Return the values of `facet` that a chunk has, in the order of the postings."""
+        codes, multi = self._codes(facet)
+        values = self._value_names(facet)
+        if multi[position]:
+            multi_positions, offsets, multi_codes = self._multi_codes(facet)
+            at = int(np.searchsorted(multi_positions, position))
+            return [values[c] for c in multi_codes[offsets[at] : offsets[at + 1]]]
+        code = int(codes[position])
+        return [values[code]] if code >= 0 else []
+
+    def _value_names(self, facet: str) -> list[str]:
+        cached = self._code_cache.get((facet, "names"))
+        if cached is None:
+            cached = self._code_cache[(facet, "names")] = list(self.postings.get(facet, {}))
+        return cached
 
     def positions_of(self, rows: list[int]) -> np.ndarray:
         """Map SQLite row ids to positions, dropping ids not loaded (written since)."""
@@ -130,7 +201,25 @@ class Columns:
         return None if mask is None else np.flatnonzero(mask)
 
     def select_mask(self, filters: Filters) -> np.ndarray | None:
-        """Return the chunks the filters allow as a mask, or None when they allow every chunk."""
+        """Return the chunks the filters allow as a read-only mask, or None when they allow all.
+
+        Memoised per filters: one search or one similar() asks for the same mask several times,
+        and each costs passes over every chunk.
+        """
+        with self._lock:
+            if filters in self._mask_cache:
+                self._mask_cache.move_to_end(filters)
+                return self._mask_cache[filters]
+        mask = self._select_mask(filters)
+        if mask is not None:
+            mask.flags.writeable = False
+        with self._lock:
+            self._mask_cache[filters] = mask
+            while len(self._mask_cache) > _MASK_CACHE_SIZE:
+                self._mask_cache.popitem(last=False)
+        return mask
+
+    def _select_mask(self, filters: Filters) -> np.ndarray | None:
         mask: np.ndarray | None = None
 
         def narrow(m: np.ndarray) -> None:
@@ -160,10 +249,12 @@ class Columns:
             )
             narrow(m)
         if filters.exclude_letter_ids:
-            excluded = {
-                self.letter_ids.index(x) for x in filters.exclude_letter_ids if x in self.letter_ids
-            }
-            narrow(~np.isin(self.letter_index, list(excluded)))
+            excluded = [
+                self.letter_position[x]
+                for x in filters.exclude_letter_ids
+                if x in self.letter_position
+            ]
+            narrow(~np.isin(self.letter_index, excluded))
         if filters.section is not None:
             narrow(self.section_item if filters.section == "item" else ~self.section_item)
         if filters.first_window_only:

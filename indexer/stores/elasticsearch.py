@@ -406,8 +406,8 @@ def build_highlight_search(query: ParsedQuery | None, chunk_ids: Iterable[str]) 
     }
 
 
-def build_letter_chunks_search(letter_id: str) -> dict[str, Any]:
-    """Return the body fetching a letter's chunks in order, embeddings included.
+def build_letter_chunks_search(letter_id: str, embeddings: bool = True) -> dict[str, Any]:
+    """Return the body fetching a letter's chunks in order, embeddings included if asked.
 
     Recent Elasticsearch releases leave vectors out of `_source` unless `exclude_vectors` is
     false.
@@ -420,7 +420,7 @@ def build_letter_chunks_search(letter_id: str) -> dict[str, Any]:
             {"window": {"order": "asc"}},
             {"chunk_id": {"order": "asc"}},
         ],
-        "_source": {"exclude_vectors": False},
+        "_source": {"exclude_vectors": False} if embeddings else {"excludes": ["embedding"]},
     }
 
 
@@ -1241,9 +1241,12 @@ class ElasticsearchStore:
         src = resp.get("_source") or {}
         return {name: src.get(name) for name in LETTER_FIELDS}
 
-    def letter_chunks(self, letter_id: str) -> list[dict[str, Any]]:
-        """Return a letter's chunk documents in order, each with its `embedding` list."""
-        body = build_letter_chunks_search(letter_id)
+    def complete(self, hits: list[ChunkHit]) -> None:
+        """Nothing to do: Elasticsearch returns each hit's whole document with it."""
+
+    def letter_chunks(self, letter_id: str, embeddings: bool = True) -> list[dict[str, Any]]:
+        """Return a letter's chunk documents in order, each with its `embedding` list if asked."""
+        body = build_letter_chunks_search(letter_id, embeddings)
         resp = self._search(self.alias, body, f"reading chunks of {letter_id}")
         if resp is None:
             return []

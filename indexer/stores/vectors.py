@@ -84,29 +84,31 @@ class VectorSearch:
     def search(
         self, cols: Columns, vector: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return positions and scores of the `k` nearest chunks among `allowed` (None: all)."""
+        """Return positions and scores of the `k` nearest chunks the mask allows (None: all)."""
         n = len(cols.rows)
-        if n < hnsw_min_chunks() or (allowed is not None and len(allowed) <= EXACT_SUBSET):
-            return exact_top(cols.vectors, vector, k, allowed)
+        count = n if allowed is None else int(np.count_nonzero(allowed))
+        if n < hnsw_min_chunks() or count <= EXACT_SUBSET:
+            return exact_top(cols.vectors, vector, k, _kept(allowed))
         graph = self.graph(cols)
-        want = min(k, n if allowed is None else len(allowed))
+        want = min(k, count)
         # At least 64 candidates, re-ranked by their exact cosines (asking 200 finds no more).
         ask = max(want, _MIN_CANDIDATES)
         if allowed is not None:
-            ask = max(ask, int(want * n / max(len(allowed), 1) * 2) + 16)
+            ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
         for _ in range(2):
             ask = min(ask, n)
             matches = graph.search(vector, ask)
             positions = _positions(cols, np.asarray(matches.keys, dtype=np.int64))
-            scores = cols.vectors[positions] @ vector if len(positions) else np.zeros(0)
             if allowed is not None:
-                keep = np.isin(positions, allowed, assume_unique=True)
-                positions, scores = positions[keep], scores[keep]
+                # A lookup per candidate: testing membership in a list of allowed positions
+                # would sort the whole list, milliseconds per query on a large index.
+                positions = positions[allowed[positions]]
+            scores = cols.vectors[positions] @ vector if len(positions) else np.zeros(0)
             if len(positions) >= want:
                 order = np.lexsort((positions, -scores))[:want]
                 return positions[order], scores[order]
             ask *= 4
-        return exact_top(cols.vectors, vector, k, allowed)
+        return exact_top(cols.vectors, vector, k, _kept(allowed))
 
     def graph(self, cols: Columns):
         """Return the HNSW graph holding exactly the columns' rows, loading or building it."""
@@ -159,6 +161,10 @@ def _usearch_index():
     from usearch.index import Index
 
     return Index
+
+
+def _kept(allowed: np.ndarray | None) -> np.ndarray | None:
+    return None if allowed is None else np.flatnonzero(allowed)
 
 
 def _positions(cols: Columns, rows: np.ndarray) -> np.ndarray:
