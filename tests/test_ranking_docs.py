@@ -29,9 +29,10 @@ def test_every_chunks_ranking_fields_equal_its_stored_document(store):
     cols = store._cols()
     stored = _stored_docs(store)
     assert len(stored) == len(cols.rows) == 273
-    for position, chunk_id in enumerate(cols.chunk_ids):
-        doc = stored[chunk_id]
-        light = cols.ranking_doc(position)
+    lights = cols.ranking_docs(list(range(len(cols.rows))))
+    assert [d["chunk_id"] for d in lights] == cols.chunk_ids
+    for light in lights:
+        doc = stored[light["chunk_id"]]
         expected = {f: doc[f] for f in RANKING_FIELDS}
         # A summary's decisions are a set of the letter's outcomes; their order is not kept.
         assert {**light, "decision": sorted(light["decision"])} == {
@@ -74,8 +75,15 @@ def test_knn_hits_complete_to_the_stored_documents(store):
     hits = store.knn(np.asarray(probe["embedding"], np.float32), Filters(), 3)
     assert hits[0].chunk_id == probe["chunk_id"]
     assert hits[0].doc == {f: probe[f] for f in RANKING_FIELDS}
+    assert cols_doc(store, probe["chunk_id"]) == hits[0].doc
     store.complete(hits)
     assert hits[0].doc == {k: v for k, v in probe.items() if k != "embedding"}
+
+
+def cols_doc(store, chunk_id: str):
+    cols = store._cols()
+    (doc,) = cols.ranking_docs([cols.chunk_position[chunk_id]])
+    return doc
 
 
 def test_letter_chunks_without_embeddings(store):

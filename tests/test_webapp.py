@@ -22,6 +22,7 @@ import pytest
 
 from indexer.schema import facet_names
 from indexer.search import SearchRequest, wilson_interval
+from webapp.presenters import FACETS_SHOWN
 
 from .conftest import SAMPLES
 
@@ -186,8 +187,18 @@ def facet_links(page: Element) -> dict[str, list[tuple[str, int, bool, str]]]:
                 a.attrs["href"],
             )
             for a in section.find_all("a")
+            if "all" not in a.parent.attrs.get("class", "").split()
         ]
     return out
+
+
+def facet_all_links(page: Element) -> dict[str, str]:
+    """facet -> the href of its "All N values" link, for facets with too many values to list."""
+    return {
+        section.attrs["data-facet"]: section.find("li", cls="all").find("a").attrs["href"]
+        for section in page.find_all("section", cls="facet")
+        if "data-facet" in section.attrs and section.find_all("li", cls="all")
+    }
 
 
 def assert_no_active_content(html: str) -> None:
@@ -312,6 +323,17 @@ STATE_TOTALS = {
     "semantic, awkward characters, no results": 0,
 }
 
+# Facets with more values than the page lists (8 + 12), and how many values they have.
+STATE_LONG_FACETS = {
+    "keyword, two facets of two values, dates, newest, page 2": {"guideline_section": 21},
+    "browse with an OR of two classes and a sex": {},
+    "hybrid phrase and exclusion, injury and decision dates, last page": {
+        "treatment_name": 37,
+        "guideline_section": 34,
+    },
+    "semantic, awkward characters, no results": {},
+}
+
 
 @pytest.mark.parametrize("name", list(STATES))
 def test_every_link_on_the_page_round_trips_through_the_url(client, web_service, name):
@@ -339,11 +361,22 @@ def test_every_link_on_the_page_round_trips_through_the_url(client, web_service,
 
     # Facet toggles: each adds or removes exactly its value, back to page 1.
     links = facet_links(page)
+    all_links = facet_all_links(page)
     assert set(links) == {f for f, values in result.facets.items() if values}
+    assert {f: len(result.facets[f]) for f in all_links} == STATE_LONG_FACETS[name]
     for facet, values in links.items():
-        assert [(v, n, s) for v, n, s, _ in values] == [
-            (v.value, v.count, v.selected) for v in result.facets[facet]
-        ]
+        expected = [(v.value, v.count, v.selected) for v in result.facets[facet]]
+        if facet in all_links:
+            # The first values, any selected ones, then a dozen more; the rest a link away.
+            head, tail = expected[:FACETS_SHOWN], expected[FACETS_SHOWN:]
+            expected = head + [x for x in tail if x[2]] + [x for x in tail if not x[2]][:12]
+            assert state(all_links[facet]) == (f"/facets/{facet}", replace(req, page=1))
+            everything = dom(get(client, all_links[facet]).text).find("ul", cls="facet-values")
+            assert [
+                (a.find("span", cls="value").text, state(a.attrs["href"]))
+                for a in everything.find_all("a")
+            ] == [(v.value, ("/", toggled(req, facet, v.value))) for v in result.facets[facet]]
+        assert [(v, n, s) for v, n, s, _ in values] == expected
         for value, _, selected, href in values:
             assert state(href) == ("/", toggled(req, facet, value)), (facet, value)
             assert selected == (value in dict(req.filters).get(facet, ()))
@@ -1331,3 +1364,23 @@ def test_unknown_route_method_and_debug(client, app):
         assert dom(response.text).find("h1").text == "Method Not Allowed"
     assert app.debug is False
     assert get(client, "/static/app.css").mimetype == "text/css"
+
+
+def test_the_all_values_link_loads_the_rest_of_a_facet_into_its_list(client, web_service):
+    page = dom(get(client, "/?q=mri&mode=hybrid").text)
+    href = facet_all_links(page)["guideline_section"]
+    assert href == "/facets/guideline_section?q=mri"
+    section = page.find("section", cls="facet", **{"data-facet": "guideline_section"})
+    link = section.find("li", cls="all").find("a")
+    assert link.text == "All 52 values…"
+    assert (link.attrs["hx-get"], link.attrs["hx-target"]) == (href, "closest ul")
+    values = web_service.search(SearchRequest(q="mri")).facets["guideline_section"]
+    assert len(values) == 52
+    # htmx swaps the list under "more" for one of every value after the first eight.
+    partial = get(client, href, headers=HX)
+    assert partial.headers["Vary"] == "HX-Request"
+    rest = dom(partial.text).find("ul", cls="more-values")
+    assert [a.find("span", cls="value").text for a in rest.find_all("a")] == [
+        v.value for v in values[8:]
+    ]
+    assert get(client, "/facets/patient_age?q=mri", status=404).status_code == 404

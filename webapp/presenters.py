@@ -16,6 +16,9 @@ from indexer.search import SearchRequest, SearchResult
 FACET_LABELS = {f.name: f.facet_label for f in facet_fields()}
 MODE_LABELS = {"hybrid": "Hybrid", "keyword": "Keyword", "semantic": "Semantic"}
 FACETS_SHOWN = 8  # values per facet before "more"
+# Values under "more" on the results page; the rest are a link away (a broad query has over
+# a hundred guideline sections, and every value is a link).
+FACETS_MORE = 12
 
 
 @dataclass
@@ -37,6 +40,8 @@ class FacetBlock:
     label: str
     values: list[Link]
     more: list[Link] = field(default_factory=list)
+    all_url: str | None = None  # the page of every value, when `more` holds only the first
+    count: int = 0  # values in all
 
 
 @dataclass
@@ -126,16 +131,32 @@ class _Toggles:
 
 def facet_blocks(result: SearchResult) -> list[FacetBlock]:
     """Return the sidebar: each facet's values with counts, toggle URLs and selected flags."""
-    blocks = []
     toggles = _Toggles(result.request)
-    for name, values in result.facets.items():
-        links = [Link(v.value, toggles.url(name, v.value), v.selected, v.count) for v in values]
-        # Selected values always show, whatever their rank.
-        shown = links[:FACETS_SHOWN] + [x for x in links[FACETS_SHOWN:] if x.selected]
-        more = [x for x in links[FACETS_SHOWN:] if not x.selected]
-        if links:
-            blocks.append(FacetBlock(name, FACET_LABELS.get(name) or name, shown, more))
-    return blocks
+    blocks = [_block(result, name, values, toggles) for name, values in result.facets.items()]
+    return [b for b in blocks if b.count]
+
+
+def facet_block(result: SearchResult, name: str) -> FacetBlock:
+    """Return one facet with every value under `more` (the page of all values)."""
+    return _block(result, name, result.facets.get(name, []), _Toggles(result.request), None)
+
+
+def _block(
+    result: SearchResult,
+    name: str,
+    values: list,
+    toggles: _Toggles,
+    more_limit: int | None = FACETS_MORE,
+) -> FacetBlock:
+    links = [Link(v.value, toggles.url(name, v.value), v.selected, v.count) for v in values]
+    # Selected values always show, whatever their rank.
+    shown = links[:FACETS_SHOWN] + [x for x in links[FACETS_SHOWN:] if x.selected]
+    more = [x for x in links[FACETS_SHOWN:] if not x.selected]
+    all_url = None
+    if more_limit is not None and len(more) > more_limit:
+        more = more[:more_limit]
+        all_url = search_url(result.request, f"/facets/{name}", page=1)
+    return FacetBlock(name, FACET_LABELS.get(name) or name, shown, more, all_url, len(links))
 
 
 def chips(request: SearchRequest) -> list[Link]:

@@ -508,10 +508,18 @@ class EmbeddedStore:
         cols = self._cols()
         match = self._match(query, filters, cols)
         if match.few or cols.groups is None:
-            return {f: cols.count_sparse(f, match.positions) for f in facets}
-        units, letters = match.units, match.letters
+            positions = match.positions
+
+            def count(facet: str) -> dict[str, int]:
+                return cols.count_sparse(facet, positions)
+        else:
+            units, letters = match.units, match.letters
+
+            def count(facet: str) -> dict[str, int]:
+                return cols.groups.count(facet, units, letters)
+
         # The compiled counting loops release the interpreter lock: one facet per core.
-        counted = _counting_pool().map(lambda f: cols.groups.count(f, units, letters), facets)
+        counted = _counting_pool().map(count, facets) if len(facets) > 1 else map(count, facets)
         return dict(zip(facets, counted, strict=True))
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
@@ -590,11 +598,10 @@ class EmbeddedStore:
     def _hits(self, cols: Columns, positions: list[int], scores: list[float]) -> list[ChunkHit]:
         # Ranking fields from the columns: reading and parsing hundreds of candidate documents
         # was a third of a search's time; `complete` reads the few that are shown.
-        hits = []
-        for position, score in zip(positions, scores, strict=True):
-            doc = cols.ranking_doc(position)
-            hits.append(ChunkHit(doc["chunk_id"], doc["letter_id"], float(score), [], doc))
-        return hits
+        return [
+            ChunkHit(doc["chunk_id"], doc["letter_id"], float(score), [], doc)
+            for doc, score in zip(cols.ranking_docs(positions), scores, strict=True)
+        ]
 
     def _docs_by_chunk_id(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
         return self._docs_where("chunk_id", chunk_ids)

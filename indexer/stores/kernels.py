@@ -1,4 +1,4 @@
-"""Compiled loops (numba) for counting letters over a whole index.
+"""Compiled loops (numba) for counting letters, over a whole index or over a few positions.
 
 A broad query matches most of a million chunks. Counting its letters per facet value with numpy
 takes a chain of whole-array passes per facet (a gather, a running sum, a compaction and a
@@ -57,9 +57,58 @@ def count_pairs(
     return counts
 
 
+@compiled
+def count_positions(
+    positions: np.ndarray,
+    letter_index: np.ndarray,
+    codes: np.ndarray,
+    multi: np.ndarray,
+    multi_positions: np.ndarray,
+    offsets: np.ndarray,
+    multi_codes: np.ndarray,
+    width: int,
+) -> np.ndarray:  # pragma: no cover
+    """Per value, the letters among ascending `positions` (each letter's chunks side by side).
+
+    A position has one value (`codes`, -1 for none) or, where `multi` is set, the run of
+    `multi_codes` that `offsets` gives for its place in `multi_positions`. A value counts a
+    letter once: the last letter counted per value is remembered.
+    """
+    counts = np.zeros(width, dtype=np.int64)
+    last = np.full(width, -1, dtype=np.int64)
+    j = 0
+    for p in positions:
+        letter = letter_index[p]
+        if multi[p]:
+            while multi_positions[j] < p:
+                j += 1
+            for t in range(offsets[j], offsets[j + 1]):
+                c = multi_codes[t]
+                if last[c] != letter:
+                    last[c] = letter
+                    counts[c] += 1
+        else:
+            c = codes[p]
+            if c >= 0 and last[c] != letter:
+                last[c] = letter
+                counts[c] += 1
+    return counts
+
+
 def warm_up() -> None:
     """Compile (or load the cached compiled) loops now, not in the first search."""
     flags = np.zeros(2, dtype=np.bool_)
     starts = np.zeros(1, dtype=np.int64)
     segments_hit(flags, starts)
     count_pairs(flags, starts, np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int32), 1)
+    none = np.zeros(0, dtype=np.int64)
+    count_positions(
+        none,
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1, dtype=np.bool_),
+        none,
+        np.zeros(1, dtype=np.int64),
+        np.zeros(0, dtype=np.int32),
+        1,
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 
+from indexer.schema import facet_names
 from indexer.search import SearchRequest
 
 from .. import presenters
@@ -42,5 +43,23 @@ def index():
     }
     template = "_results.html" if is_partial_request() else "search.html"
     response = make_response(render_template(template, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.get("/facets/<name>")
+def facet(name: str):
+    """Every value of one facet for a search; htmx gets the values beyond the first few."""
+    if name not in facet_names():
+        abort(404, description=f"There is no facet {name!r}.")
+    search_request = SearchRequest.from_params(search_params())
+    block = presenters.facet_block(service().search(search_request), name)
+    if is_partial_request():
+        response = make_response(render_template("_facet_values.html", block=block))
+    else:
+        back_url = presenters.search_url(search_request)
+        response = make_response(
+            render_template("facet.html", block=block, req=search_request, back_url=back_url)
+        )
     response.headers["Vary"] = "HX-Request"
     return response
