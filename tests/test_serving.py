@@ -493,6 +493,7 @@ ROUTES = [
     ("/api/stats", "api.stats"),
     ("/export.csv", "export.export_csv"),
     ("/export.json", "export.export_json"),
+    ("/facets/<name>", "search.facet"),
     ("/healthz", "health.healthz"),
     ("/letters/<letter_id>", "letters.letter"),
     ("/letters/<letter_id>/original", "letters.original"),
@@ -510,6 +511,7 @@ EXAMPLES = {
     "/similar/<source_id>": "/similar/CM16-0230651",
     "/static/<path:filename>": "/static/app.css",
     "/api/stats": "/api/stats?by=decision",
+    "/facets/<name>": "/facets/decision",
 }
 WRITES = {
     "upsert",

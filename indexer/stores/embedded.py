@@ -119,6 +119,7 @@ class EmbeddedStore:
         self.dims = dims
         self._read_only_requested = read_only
         self._text_copy: tempfile.TemporaryDirectory | None = None
+        self._active_cache: tuple[tuple[int, int, int], str | None] | None = None
         if not read_only:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -138,10 +139,20 @@ class EmbeddedStore:
         self._open(name)
 
     def _active_name(self) -> str | None:
+        # Asked before every query: a stat is a fraction of reading the file, and ACTIVE is only
+        # ever replaced (a new inode), never written in place.
+        path = self.root / "ACTIVE"
         try:
-            return (self.root / "ACTIVE").read_text().strip() or None
+            st = os.stat(path)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            cached = self._active_cache
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            name = path.read_text().strip() or None
         except FileNotFoundError:
             return None
+        self._active_cache = (key, name)
+        return name
 
     def _create_active(self) -> str:
         name = _new_index_name()
