@@ -1,16 +1,25 @@
 -- wrk script for bench/load.sh: cycles through the URLs a user session produces, and prints
 -- requests/s, latency percentiles (ms) and errors (socket errors and non-2xx answers).
+-- A line "HX /path" is requested as htmx does (an HX-Request header), for a page's fragments.
 local paths = {}
+local htmx = {}
 local i = 0
 
 function init(args)
   for line in io.lines(os.getenv("LOAD_URLS")) do
-    if #line > 0 then paths[#paths + 1] = line end
+    if #line > 0 then
+      local path = line:match("^HX (.*)$")
+      paths[#paths + 1] = path or line
+      htmx[#paths] = path ~= nil
+    end
   end
 end
 
 function request()
   i = (i % #paths) + 1
+  if htmx[i] then
+    return wrk.format("GET", paths[i], {["HX-Request"] = "true"})
+  end
   return wrk.format("GET", paths[i])
 end
 

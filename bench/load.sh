@@ -7,7 +7,8 @@
 # DATA_DIR is an embedded index (e.g. the 100k-chunk one from bench/build_index.py). For 8 and
 # then 32 concurrent clients, for SECONDS each (default 60), wrk requests a mix of what users do:
 # hybrid, keyword and semantic searches (full pages and htmx partials), facet filters, the JSON
-# API, letter pages and statistics. It prints requests/s, p50/p95/p99 latency and errors.
+# API, letter pages (each with the similar cases htmx loads after it) and statistics. It prints
+# requests/s, p50/p95/p99 latency and errors.
 # Needs wrk (Debian: apt-get install wrk).
 set -euo pipefail
 DATA_DIR=${1:?usage: bench/load.sh DATA_DIR [SECONDS] [PORT]}
@@ -34,7 +35,9 @@ for i, q in enumerate(QUERIES):
     print("/api/search?" + urlencode({"q": q, "mode": "keyword"}))
     print("/?" + urlencode({"q": q, "mode": "semantic"}))
     print("/?" + urlencode({"q": q, "decision": "overturned"}))
-    print("/letters/" + letters[i * 17 % len(letters)])
+    letter = letters[i * 17 % len(letters)]
+    print("/letters/" + letter)
+    print("HX /letters/" + letter + "/similar-cases")  # the page's similar cases, as htmx asks
     if i % 4 == 0:
         print("/stats?" + urlencode({"q": q, "by": "treatment_class"}))
 PY
@@ -52,7 +55,12 @@ done
 curl -sf "http://127.0.0.1:$PORT/healthz"; echo
 # Warm up: every URL once per process (each loads the model, the columns and the vector graph).
 for _ in $(seq 1 "$WORKERS"); do
-  while read -r path; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done < "$URLS"
+  while read -r path; do
+    case $path in
+      "HX "*) curl -s -o /dev/null -H "HX-Request: true" "http://127.0.0.1:$PORT${path#HX }" ;;
+      *) curl -s -o /dev/null "http://127.0.0.1:$PORT$path" ;;
+    esac
+  done < "$URLS"
 done
 
 "$PY" -c "import platform, os; print(f'machine: {os.cpu_count()} cores, Python {platform.python_version()}')"

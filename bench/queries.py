@@ -259,7 +259,7 @@ def bench_index(
         v = embed.embed_query(q)
         approx = {h.chunk_id for h in store.knn(v, Filters(), 10)}
         exact_pos, _ = exact_top(cols.vectors, v, 10)
-        exact = {h.chunk_id for h in store._hits(cols.rows[exact_pos].tolist(), [0.0] * 10)}
+        exact = {cols.chunk_ids[p] for p in exact_pos.tolist()}
         found += len(approx & exact)
     print(
         f"recall@10 of kNN against exact ({len(recall_texts)} queries): "
@@ -302,8 +302,8 @@ def passage_phrases(store: EmbeddedStore, cols, n: int) -> list[str]:
     rng = random.Random(7)
     out = []
     for position in rng.sample(range(len(cols.rows)), n):
-        words = store._docs_by_row([int(cols.rows[position])])[int(cols.rows[position])]
-        words = (words.get("text") or "").split()
+        chunk_id = cols.chunk_ids[position]
+        words = (store._docs_by_chunk_id([chunk_id])[chunk_id].get("text") or "").split()
         start = rng.randrange(0, max(1, len(words) - 8))
         out.append(" ".join(words[start : start + rng.randint(3, 8)]) or "treatment")
     return out

@@ -14,7 +14,7 @@ import re
 import shutil
 import threading
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
@@ -293,6 +293,13 @@ def test_opening_a_letter_from_the_results(page, server):
     marks = page.locator("mark", has_text=re.compile(r"^klonopin$", re.IGNORECASE))
     expect(marks.first).to_be_visible()
     assert marks.count() >= 1
+    # Similar cases arrive after the letter, in place of the link to them.
+    similar = page.locator(".letter-meta ol.similar > li")
+    expect(similar).to_have_count(5)
+    expect(page.get_by_role("link", name="Find similar cases")).to_have_count(0)
+    expect(page.get_by_role("link", name="More similar cases")).to_have_attribute(
+        "href", "/similar/L-8bfe781363af6ef1"
+    )
     assert_clean(page)
 
 
@@ -306,6 +313,29 @@ def test_following_similar_items(page, server):
     top = page.locator("ol.similar-list > li").first
     expect(top.locator("h3 a")).to_have_text("CM16-0247802")
     expect(top.locator(".why")).to_contain_text("orphenadrine")
+    assert_clean(page)
+
+
+def test_a_long_facet_loads_all_its_values_in_place(page, web_service):
+    page.goto("/?q=mri")
+    mark_window(page)
+    values = web_service.search(SearchRequest(q="mri")).facets["guideline_section"]
+    assert len(values) == 52
+    section = page.locator('section.facet[data-facet="guideline_section"]')
+    section.locator("summary").click()
+    more = section.locator("details ul.more-values > li > a")
+    expect(more).to_have_count(13)  # twelve values and "All 52 values…"
+    expect(more.last).to_have_text("All 52 values…")
+    more.last.click()
+    expect(more).to_have_count(52 - 8)
+    expect(more.locator(".value")).to_have_text([v.value for v in values[8:]])
+    expect(page).to_have_url(re.compile(r"/\?q=mri$"))  # the page's state did not change
+    # A loaded value filters like any other.
+    value = values[30]
+    more.nth(30 - 8).click()
+    expect(page).to_have_url(url_has("q=mri", f"guideline_section={quote_plus(value.value)}"))
+    expect(chips(page)).to_have_text([re.compile(rf"^Guideline section: {re.escape(value.value)}")])
+    assert_no_page_load(page)
     assert_clean(page)
 
 

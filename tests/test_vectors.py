@@ -140,7 +140,18 @@ def test_a_saved_graph_of_the_older_sparser_kind_is_rebuilt(tmp_path, hnsw_every
     assert graph.expansion_search == 512
     # Saved again in the new kind: the next process loads it as it is.
     again = VectorSearch(path).graph(cols)
-    assert (again.connectivity, str(again.dtype)) == (32, "ScalarKind.I8")
+    assert (again.connectivity, str(again.dtype)) == (32, "ScalarKind.F16")
+
+
+def test_a_saved_8_bit_graph_is_rebuilt_in_16_bits(tmp_path, hnsw_everywhere):
+    cols = _columns(2000)
+    path = tmp_path / "v.usearch"
+    old = vectors._usearch_index()(ndim=32, metric="cos", dtype="i8", connectivity=32)
+    old.add(cols.rows, cols.vectors)
+    old.save(str(path))
+    graph = VectorSearch(path).graph(cols)
+    assert (graph.connectivity, str(graph.dtype), len(graph)) == (32, "ScalarKind.F16", 2000)
+    assert str(VectorSearch(path).graph(cols).dtype) == "ScalarKind.F16"
 
 
 def test_the_search_widens_with_the_index():

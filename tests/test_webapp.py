@@ -976,10 +976,20 @@ def test_letter_page(client):
     assert download.attrs["href"] == "/letters/CM16-0230651/original"
     assert download.text == "Download the original (CM16-0230651.pdf)"
     assert page.find("p", cls="back").find("a").attrs["href"] == "/?q=mri"
-    similar = page.find("ol", cls="similar").find_all("li")
+    # Similar cases come after the page (htmx); without JavaScript, a link to them.
+    placeholder = page.find("div", cls="similar-cases")
+    assert placeholder.attrs["hx-get"] == "/letters/CM16-0230651/similar-cases"
+    assert placeholder.attrs["hx-trigger"] == "load"
+    assert placeholder.find("a").attrs["href"] == "/similar/CM16-0230651"
+    loaded = get(client, "/letters/CM16-0230651/similar-cases", headers=HX)
+    assert loaded.headers["Vary"] == "HX-Request"
+    similar = dom(loaded.text).find("ol", cls="similar").find_all("li")
     assert len(similar) == 5
     assert "CM16-0230651" not in [li.find("a").text for li in similar]
     assert similar[0].find("a").attrs["href"] == "/letters/CM16-0236134"
+    plain = get(client, "/letters/CM16-0230651/similar-cases", 302)
+    assert plain.headers["Location"] == "/similar/CM16-0230651"
+    get(client, "/letters/NOPE/similar-cases", 404, headers=HX)
     # Without a query nothing is marked.
     assert "<mark>" not in get(client, "/letters/CM16-0230651").text
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, make_response, render_template, request, send_file
+from flask import (
+    Blueprint,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from indexer.highlight import highlight_terms
 
@@ -64,17 +73,31 @@ def letter(letter_id: str):
         }
         for n, item in enumerate(record["items"], start=1)
     ]
-    similar = service().similar(letter_id, k=5)
     return render_template(
         "letter.html",
         letter_id=letter_id,
         record=record,
         sections=sections,
         items=items,
-        similar=similar,
         q=q,
         source_name=Path(stored["source"]).name,
     )
+
+
+@bp.get("/letters/<letter_id>/similar-cases")
+def similar_cases(letter_id: str):
+    """The letter page's five similar cases, which htmx loads after the page; else the page of
+    similar letters."""
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("letters.similar", source_id=letter_id))
+    _letter_or_404(letter_id)
+    response = make_response(
+        render_template(
+            "_similar_cases.html", letter_id=letter_id, similar=service().similar(letter_id, k=5)
+        )
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @bp.get("/letters/<letter_id>/original")
