@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
@@ -279,6 +281,11 @@ class SearchService:
             notes.append("The query has no words to search for.")
         start = (request.page - 1) * request.per_page
         depth = max(CANDIDATES, 4 * (start + request.per_page))
+        # Where the match set does not depend on the ranking (keyword, browsing), the counts
+        # are made while the text index ranks: the embedded store's counting loops run outside
+        # the interpreter lock, tantivy's ranking inside it.
+        known = self._scope_before_ranking(request, parsed, long_text, filters)
+        counting = _counting_threads().submit(self._counts, request, *known) if known else None
         while True:
             ranked, scope_query, scope_filters = self._rank(
                 request, parsed, long_text, filters, depth=depth
@@ -295,14 +302,13 @@ class SearchService:
             depth *= 4
         if request.sort == "newest":
             letters.sort(key=lambda h: (h.doc.get("decision_date") or "", h.score), reverse=True)
-        total = self.store.count_letters(scope_query, scope_filters)
         page = letters[start : start + request.per_page]
         self.store.complete([c for h in page for c in h.chunks])
         self._highlight(page, parsed)
-        facets = self._facets(request, scope_query, scope_filters)
-        histogram = self.store.facet_counts(
-            scope_query, _without_range(scope_filters, "decision_date"), ["decision_month"]
-        )["decision_month"]
+        if counting is not None:
+            total, facets, histogram = counting.result()
+        else:
+            total, facets, histogram = self._counts(request, scope_query, scope_filters)
         # Nothing is suggested on a facet the user already filters by.
         applied = {f for f, _ in request.filters}
         implied = (
@@ -320,6 +326,29 @@ class SearchService:
             notes,
             implied,
         )
+
+    def _counts(
+        self, request: SearchRequest, query: ParsedQuery | None, filters: Filters
+    ) -> tuple[int, dict[str, list[FacetValue]], dict[str, int]]:
+        """Count the scope's letters, its facet values and its letters per month."""
+        total = self.store.count_letters(query, filters)
+        facets = self._facets(request, query, filters)
+        histogram = self.store.facet_counts(
+            query, _without_range(filters, "decision_date"), ["decision_month"]
+        )["decision_month"]
+        return total, facets, histogram
+
+    def _scope_before_ranking(
+        self, request: SearchRequest, parsed: ParsedQuery, long_text: bool, filters: Filters
+    ) -> tuple[ParsedQuery | None, Filters] | None:
+        """The scope `_rank` will return, where it is known without ranking (else None)."""
+        if not request.q:
+            return None, filters
+        if request.mode != "keyword":
+            return None  # the semantic side's passages are part of the scope
+        if parsed.is_empty and not parsed.negative:
+            return None, replace(filters, chunk_ids=())
+        return parsed, filters
 
     def _known_values(self) -> dict[str, set[str]]:
         """The decision, class and treatment values in the index (cached for a minute)."""
@@ -560,6 +589,19 @@ class SearchService:
     def letter(self, letter_id: str) -> dict[str, Any] | None:
         """Return a stored letter (record, text, original text), or None."""
         return self.store.letter(letter_id)
+
+
+_THREADS: ThreadPoolExecutor | None = None
+_THREADS_LOCK = threading.Lock()
+
+
+def _counting_threads() -> ThreadPoolExecutor:
+    """Threads that count a search's scope while its own thread ranks (one per server thread)."""
+    global _THREADS
+    with _THREADS_LOCK:
+        if _THREADS is None:
+            _THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="imr-counts")
+        return _THREADS
 
 
 def _fused(rankings: list[list[str]], by_id: dict[str, ChunkHit]) -> list[ChunkHit]:

@@ -291,3 +291,29 @@ def test_body_region_facet_and_suggestion(service):
         assert all("cervical spine" in c.doc["body_region"] for c in hit.chunks)
     suggested = search(service, q="cervical spine MRI").suggestions
     assert [(s.facet, s.value) for s in suggested] == [("body_region", "cervical spine")]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"decision": "upheld"},
+        {"q": "klonopin", "mode": "keyword"},
+        {"q": "klonopin -seizure", "mode": "keyword", "sort": "newest"},
+        {"q": "-klonopin", "mode": "keyword"},
+        {"q": "the of", "mode": "keyword"},
+        {"q": "klonopin", "mode": "hybrid"},
+        {"q": "klonopin", "mode": "semantic"},
+    ],
+)
+def test_the_scope_counted_during_ranking_is_the_ranked_scope(service, params):
+    # Keyword and browsing searches count their scope while ranking; it must be the same scope.
+    request = SearchRequest.from_params(params)
+    filters = request.store_filters()
+    parsed, long_text = service._parse(request.q)
+    _, query, scope_filters = service._rank(request, parsed, long_text, filters)
+    known = service._scope_before_ranking(request, parsed, long_text, filters)
+    if request.q and request.mode != "keyword":
+        assert known is None
+    else:
+        assert known == (query, scope_filters)

@@ -78,11 +78,15 @@ def test_broad_filter_still_returns_k_allowed_hits(tmp_path, hnsw_everywhere):
     allowed = np.zeros(4000, dtype=bool)
     allowed[1::3] = True  # a third of the chunks, above EXACT_SUBSET
     search = VectorSearch(tmp_path / "v.usearch")
+    found = 0
     for q in _queries(cols, 10):
         positions, _ = search.search(cols, q, 10, allowed)
         exact, _ = exact_top(cols.vectors, q, 10, np.arange(1, 4000, 3))
         assert len(positions) == 10
-        assert positions.tolist() == exact.tolist()
+        assert allowed[positions].all()
+        found += len(set(positions.tolist()) & set(exact.tolist()))
+    # The graph is built on several threads, so it differs from run to run: nearly exact.
+    assert found >= 95
 
 
 def test_graph_is_saved_and_reconciled_with_the_chunks(tmp_path, hnsw_everywhere):
