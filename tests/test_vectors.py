@@ -162,6 +162,6 @@ def test_the_search_widens_with_the_index():
     assert [vectors._expansion_search(n) for n in (1, 499_999, 500_000, 2_000_000)] == [
         512,
         512,
-        2048,
-        2048,
+        3072,
+        3072,
     ]
