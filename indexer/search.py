@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
@@ -19,6 +17,7 @@ import numpy as np
 from .query_text import MAX_QUERY_CHARS, Clause, ParsedQuery, parse_query
 from .schema import DATE_FIELDS, facet_fields, facet_names
 from .stores.base import ChunkHit, Filters, Store
+from .threads import shared_pool
 from .understand import Suggestion, implied_decision, suggestions
 
 MODES = ("hybrid", "keyword", "semantic")
@@ -285,7 +284,10 @@ class SearchService:
         # are made while the text index ranks: the embedded store's counting loops run outside
         # the interpreter lock, tantivy's ranking inside it.
         known = self._scope_before_ranking(request, parsed, long_text, filters)
-        counting = _counting_threads().submit(self._counts, request, *known) if known else None
+        # One thread per server thread at most (waitress runs 8 a process).
+        counting = (
+            shared_pool("imr-counts", 16).submit(self._counts, request, *known) if known else None
+        )
         while True:
             ranked, scope_query, scope_filters = self._rank(
                 request, parsed, long_text, filters, depth=depth
@@ -589,19 +591,6 @@ class SearchService:
     def letter(self, letter_id: str) -> dict[str, Any] | None:
         """Return a stored letter (record, text, original text), or None."""
         return self.store.letter(letter_id)
-
-
-_THREADS: ThreadPoolExecutor | None = None
-_THREADS_LOCK = threading.Lock()
-
-
-def _counting_threads() -> ThreadPoolExecutor:
-    """Threads that count a search's scope while its own thread ranks (one per server thread)."""
-    global _THREADS
-    with _THREADS_LOCK:
-        if _THREADS is None:
-            _THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="imr-counts")
-        return _THREADS
 
 
 def _fused(rankings: list[list[str]], by_id: dict[str, ChunkHit]) -> list[ChunkHit]:

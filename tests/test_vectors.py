@@ -133,29 +133,21 @@ def test_the_embedding_model_loads_after_the_vector_graph(tmp_path):
     assert (done.returncode, done.stdout) == (0, "both loaded\n")
 
 
-def test_a_saved_graph_of_the_older_sparser_kind_is_rebuilt(tmp_path, hnsw_everywhere):
+@pytest.mark.parametrize(
+    ("dtype", "connectivity"), [("f16", 16), ("i8", 32)], ids=["sparser", "8-bit"]
+)
+def test_a_saved_graph_of_an_older_kind_is_rebuilt(tmp_path, hnsw_everywhere, dtype, connectivity):
     cols = _columns(2000)
     path = tmp_path / "v.usearch"
-    old = vectors._usearch_index()(ndim=32, metric="cos", dtype="f16", connectivity=16)
-    old.add(cols.rows, cols.vectors)
-    old.save(str(path))
-    graph = VectorSearch(path).graph(cols)
-    assert (graph.connectivity, len(graph)) == (32, 2000)
-    assert graph.expansion_search == 512
-    # Saved again in the new kind: the next process loads it as it is.
-    again = VectorSearch(path).graph(cols)
-    assert (again.connectivity, str(again.dtype)) == (32, "ScalarKind.F16")
-
-
-def test_a_saved_8_bit_graph_is_rebuilt_in_16_bits(tmp_path, hnsw_everywhere):
-    cols = _columns(2000)
-    path = tmp_path / "v.usearch"
-    old = vectors._usearch_index()(ndim=32, metric="cos", dtype="i8", connectivity=32)
+    old = vectors._usearch_index()(ndim=32, metric="cos", dtype=dtype, connectivity=connectivity)
     old.add(cols.rows, cols.vectors)
     old.save(str(path))
     graph = VectorSearch(path).graph(cols)
     assert (graph.connectivity, str(graph.dtype), len(graph)) == (32, "ScalarKind.F16", 2000)
-    assert str(VectorSearch(path).graph(cols).dtype) == "ScalarKind.F16"
+    assert graph.expansion_search == 512
+    # Saved again in the new kind: the next process loads it as it is.
+    again = VectorSearch(path).graph(cols)
+    assert (again.connectivity, str(again.dtype)) == (32, "ScalarKind.F16")
 
 
 def test_the_search_widens_with_the_index():

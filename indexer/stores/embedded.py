@@ -30,7 +30,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from html import escape
@@ -44,6 +43,7 @@ from ..documents import LetterDocs
 from ..query_text import Clause, ParsedQuery
 from ..schema import TEXT_BOOSTS, fields
 from ..synonyms import expansions
+from ..threads import shared_pool
 from .analysis import analyze, english_analyzer
 from .base import (
     ChunkHit,
@@ -530,7 +530,8 @@ class EmbeddedStore:
                 return cols.groups.count(facet, units, letters)
 
         # The compiled counting loops release the interpreter lock: one facet per core.
-        counted = _counting_pool().map(count, facets) if len(facets) > 1 else map(count, facets)
+        pool = shared_pool("imr-count", os.cpu_count() or 1)
+        counted = pool.map(count, facets) if len(facets) > 1 else map(count, facets)
         return dict(zip(facets, counted, strict=True))
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
@@ -615,34 +616,16 @@ class EmbeddedStore:
         ]
 
     def _docs_by_chunk_id(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return self._docs_where("chunk_id", chunk_ids)
-
-    def _docs_where(self, column: str, keys: list) -> dict[Any, dict[str, Any]]:
-        """Chunk documents by `row` or `chunk_id`, in slices under SQLite's variable limit."""
-        out: dict[Any, dict[str, Any]] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
+        """Chunk documents by chunk id, in slices under SQLite's variable limit."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = chunk_ids[start : start + 500]
             marks = ",".join("?" * len(part))
             for key, doc in self._db.execute(
-                f"SELECT {column}, doc FROM chunks WHERE {column} IN ({marks})", part
+                f"SELECT chunk_id, doc FROM chunks WHERE chunk_id IN ({marks})", part
             ):
                 out[key] = orjson.loads(doc)
         return out
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _counting_pool() -> ThreadPoolExecutor:
-    """The threads that count facets in parallel, one per core (made on first use)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 1, thread_name_prefix="imr-count"
-            )
-        return _POOL
 
 
 #: A match set of at most this many chunks, or this share of the index (1/SPARSE_SHARE), is
