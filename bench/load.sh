@@ -3,7 +3,8 @@
 #
 #   bench/load.sh DATA_DIR [SECONDS] [PORT]
 #
-# WORKERS server processes (default: one per core) of 8 threads each serve the requests.
+# WORKERS server processes (default: one per core) of THREADS threads (default 2) serve the requests;
+# CLIENTS (default "8 32") sets the concurrent clients of each run.
 # DATA_DIR is an embedded index (e.g. the 100k-chunk one from bench/build_index.py). For 8 and
 # then 32 concurrent clients, for SECONDS each (default 60), wrk requests a mix of what users do:
 # hybrid, keyword and semantic searches (full pages and htmx partials), facet filters, the JSON
@@ -44,9 +45,10 @@ PY
 echo "$(wc -l < "$URLS") distinct URLs"
 
 cd "$HERE/.."
-WORKERS=${WORKERS:-$(nproc)}
+WORKERS=${WORKERS:-$(getconf _NPROCESSORS_ONLN)}
+THREADS=${THREADS:-2}  # the embedded store's default; 1 answers the most requests here (BENCHMARKS.md)
 "$PY" -m indexer.cli --data-dir "$DATA_DIR" serve --production --no-samples --port "$PORT" \
-  --threads 8 --workers "$WORKERS" > /tmp/imr-load-server.log 2>&1 &
+  --threads "$THREADS" --workers "$WORKERS" > /tmp/imr-load-server.log 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
@@ -64,8 +66,8 @@ for _ in $(seq 1 "$WORKERS"); do
 done
 
 "$PY" -c "import platform, os; print(f'machine: {os.cpu_count()} cores, Python {platform.python_version()}')"
-echo "server: $WORKERS processes of 8 threads"
-for clients in 8 32; do
+echo "server: $WORKERS processes of $THREADS threads"
+for clients in ${CLIENTS:-8 32}; do
   echo "== $clients concurrent clients, ${SECONDS_EACH}s"
   LOAD_URLS=$URLS wrk -t 2 -c "$clients" -d "${SECONDS_EACH}s" --timeout 10s \
     -s "$HERE/load.lua" "http://127.0.0.1:$PORT" | tail -n 1

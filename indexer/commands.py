@@ -324,10 +324,11 @@ def _serve_command(main: click.Group) -> None:
     @click.option(
         "--threads",
         type=click.IntRange(1, 256),
-        default=8,
-        show_default=True,
+        default=None,
         envvar="IMR_SEARCH_THREADS",
-        help="Worker threads of the production server [env IMR_SEARCH_THREADS].",
+        help="Worker threads of each production server process [env IMR_SEARCH_THREADS; "
+        "default 2 on the embedded store, whose searches hold the interpreter lock (more threads "
+        "only share one core), 8 on Elasticsearch, whose requests wait on the network].",
     )
     @click.option(
         "--workers",
@@ -351,7 +352,7 @@ def _serve_command(main: click.Group) -> None:
         host: str,
         port: int,
         production: bool,
-        threads: int,
+        threads: int | None,
         workers: int,
         samples: bool,
         listen_fd: int | None,
@@ -364,10 +365,15 @@ def _serve_command(main: click.Group) -> None:
         from webapp import create_app
 
         from .serving import listen, run_workers, serve_app
+        from .threads import one_thread_per_call
 
         if workers > 1 and not production:
             raise click.UsageError("--workers needs --production")
+        one_thread_per_call()
         store = _store(ctx)
+        # Measured at 32 clients on 100k chunks, two processes: 1 thread 143-151 requests/s,
+        # 2 threads 125-133, 8 threads 105-119 (bench/load.sh, BENCHMARKS.md).
+        threads = threads or (2 if store.name == "embedded" else 8)
         if listen_fd is None:
             try:
                 empty = store.counts()[0] == 0
@@ -383,7 +389,7 @@ def _serve_command(main: click.Group) -> None:
                 click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
         if production and workers > 1:
             try:
-                sock = listen(host, port)
+                socks = listen(host, port, workers)
             except OSError as exc:
                 raise click.ClickException(
                     f"cannot listen on {host}:{port}: {exc.strerror or exc}"
@@ -397,7 +403,7 @@ def _serve_command(main: click.Group) -> None:
                 if ctx.obj.get(name):
                     command += [f"--{name.replace('_', '-')}", str(ctx.obj[name])]
             command += ["serve", "--production", "--threads", str(threads), "--no-samples"]
-            sys.exit(run_workers(command, sock, workers))
+            sys.exit(run_workers(command, socks))
         service = SearchService(store, lambda: _embedder(ctx, store))
         app = create_app({"SERVICE": service})
         threading.Thread(target=_warm_up, args=(service,), daemon=True).start()

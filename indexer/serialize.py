@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 
@@ -38,7 +37,11 @@ def result_json(result) -> dict[str, Any]:
             }
             for h in result.hits
         ],
-        "facets": {f: [asdict(v) for v in values] for f, values in result.facets.items()},
+        # Built by hand: `dataclasses.asdict` deep-copies, a tenth of an API search's time.
+        "facets": {
+            f: [{"value": v.value, "count": v.count, "selected": v.selected} for v in values]
+            for f, values in result.facets.items()
+        },
         "histogram": result.histogram,
         "suggestions": [
             {"facet": s.facet, "value": s.value, "words": s.words} for s in result.suggestions

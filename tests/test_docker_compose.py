@@ -100,7 +100,7 @@ def test_web_app_serves_from_elasticsearch_once_the_samples_are_loaded():
         "host": "0.0.0.0",
         "port": 8000,
         "production": True,
-        "threads": 8,
+        "threads": None,  # from IMR_SEARCH_THREADS, set in its environment (the next test)
         "workers": 2,  # Elasticsearch holds the index: a second process costs only the model
         "samples": False,
         "listen_fd": None,
@@ -154,7 +154,7 @@ def test_image_runs_the_production_web_server_by_default():
         "host": "0.0.0.0",
         "port": 8000,
         "production": True,
-        "threads": 8,
+        "threads": None,  # decided by the back end: 2 embedded, 8 Elasticsearch
         "workers": 1,
         "samples": True,
         "listen_fd": None,

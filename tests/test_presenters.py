@@ -3,6 +3,8 @@ they stand for, built the plain way (`search_url` of the toggled or narrowed req
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +60,31 @@ def test_histogram_bar_urls_equal_the_narrowed_requests_urls(request):
         ("2019-02", 3, "h4"),
         ("2020-12", 7, "h10"),
     ]
+
+
+def test_a_long_span_of_months_is_shown_by_quarter_and_a_longer_by_year():
+    request = SearchRequest(q="mri")
+    # 2019-02 .. 2022-11: 46 months, more than 40 bars: by quarter.
+    months = {"2019-02": 3, "2019-03": 2, "2019-04": 1, "2022-11": 12}
+    bars = presenters.histogram(SearchResult(request, [], 18, {}, months, 1.0))
+    assert [(b.label, b.count, b.css, b.url) for b in bars] == [
+        ("2019 Q1", 5, "h4", "/?q=mri&decision_from=2019-01-01&decision_to=2019-03-31"),
+        ("2019 Q2", 1, "h1", "/?q=mri&decision_from=2019-04-01&decision_to=2019-06-30"),
+        ("2022 Q4", 12, "h10", "/?q=mri&decision_from=2022-10-01&decision_to=2022-12-31"),
+    ]
+    # 2012-02 .. 2024-02: 145 months, more than 40 quarters: by year.
+    months = {"2012-02": 1, "2012-12": 1, "2016-02": 4, "2024-02": 8}
+    narrowed = replace(request, decision_from="2016-01-01", decision_to="2016-12-31")
+    bars = presenters.histogram(SearchResult(narrowed, [], 14, {}, months, 1.0))
+    assert [(b.label, b.count, b.selected, b.url) for b in bars] == [
+        ("2012", 2, False, "/?q=mri&decision_from=2012-01-01&decision_to=2012-12-31"),
+        ("2016", 4, True, "/?q=mri&decision_from=2016-01-01&decision_to=2016-12-31"),
+        ("2024", 8, False, "/?q=mri&decision_from=2024-01-01&decision_to=2024-12-31"),
+    ]
+    # 40 months fit as months.
+    months = {"2019-01": 1, "2022-04": 1}
+    bars = presenters.histogram(SearchResult(request, [], 2, {}, months, 1.0))
+    assert [b.label for b in bars] == ["2019-01", "2022-04"]
 
 
 def test_a_literal_toggle_url():

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import http.client
 import json
 import os
@@ -650,7 +651,8 @@ SEED_CHUNKS = 19  # `imr-search chunks samples/letters/seeds` lists 19
 
 def test_serve_production_runs_waitress_on_the_embedded_back_end(tmp_path):
     port = _free_port()
-    env = _env(IMR_SEARCH_SAMPLES=str(SAMPLES / "seeds"), IMR_SEARCH_THREADS="2")
+    # No --threads: the embedded store's default is 2 (its searches hold the interpreter lock).
+    env = _env(IMR_SEARCH_SAMPLES=str(SAMPLES / "seeds"))
     proc = _cli("--data-dir", str(tmp_path), "serve", "--production", "--port", str(port), env=env)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -704,7 +706,7 @@ def test_serve_production_starts_while_elasticsearch_is_down_and_recovers(tmp_pa
         IMR_SEARCH_ES_TIMEOUT="1",
         IMR_SEARCH_DATA_DIR=str(tmp_path),
     )
-    args = ("serve", "--production", "--threads", "2", "--port", str(port), "--no-samples")
+    args = ("serve", "--production", "--port", str(port), "--no-samples")  # 8 threads: I/O
     proc = _cli(*args, env=env)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -725,7 +727,7 @@ def test_serve_production_starts_while_elasticsearch_is_down_and_recovers(tmp_pa
     assert code == 0, err
     assert f"Elasticsearch at http://127.0.0.1:{es_port} is not reachable" in err
     assert "serving anyway (503 until it answers)" in err
-    assert "(elasticsearch back end, waitress, 2 threads)" in out
+    assert "(elasticsearch back end, waitress, 8 threads)" in out
 
 
 class _Headers:
@@ -773,6 +775,33 @@ def test_serve_production_with_two_worker_processes(tmp_path):
     assert "(embedded back end, waitress, 2 processes of 2 threads)" in out
     assert f"server process {victim} exited with code -9; starting another" in err
     assert all(not Path(f"/proc/{pid}").exists() for pid in replaced)
+
+
+def test_worker_sockets_share_the_port_and_the_kernel_spreads_connections():
+    """A burst of connections lands on every worker's socket, not on whichever accepts first."""
+    from indexer.serving import listen
+
+    socks = listen("127.0.0.1", 0, 2)
+    clients = []
+    try:
+        port = socks[0].getsockname()[1]
+        assert socks[1].getsockname()[1] == port
+        for _ in range(32):
+            clients.append(socket.create_connection(("127.0.0.1", port)))
+        accepted = []
+        for sock in socks:
+            sock.settimeout(0.5)
+            count = 0
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    sock.accept()[0].close()
+                    count += 1
+            accepted.append(count)
+        # The kernel hashes each client's address: both get some (all 32 on one: p = 2**-31).
+        assert sum(accepted) == 32 and min(accepted) > 0
+    finally:
+        for sock in [*socks, *clients]:
+            sock.close()
 
 
 def test_serve_with_workers_on_a_port_in_use_says_so(tmp_path):

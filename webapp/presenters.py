@@ -199,34 +199,53 @@ def mode_links(request: SearchRequest) -> list[Link]:
     ]
 
 
+#: Most bars the sidebar's histogram shows; a longer span of months is shown by quarter or year.
+MAX_BARS = 40
+
+
 def histogram(result: SearchResult) -> list[Link]:
-    """Return a bar per month; clicking one narrows the decision date to that month."""
+    """Return a bar per month, quarter or year (whichever keeps the bars at most `MAX_BARS`);
+    clicking one narrows the decision date to that period."""
     if not result.histogram:
         return []
-    top = max(result.histogram.values())
+    periods = _periods(result.histogram)
+    top = max(periods.values())
     # Every bar's URL is the request's with two dates changed: encode the rest once.
     marked = replace(result.request, decision_from="from", decision_to="to", page=1)
     pairs = marked.to_params()
     encoded = [_pair(k, v) for k, v in pairs]
     at = {k: i for i, (k, _) in enumerate(pairs)}
     bars = []
-    for month, count in result.histogram.items():
-        year, mon = (int(x) for x in month.split("-"))
-        last = calendar.monthrange(year, mon)[1]
-        encoded[at["decision_from"]] = _pair("decision_from", f"{month}-01")
-        encoded[at["decision_to"]] = _pair("decision_to", f"{month}-{last:02d}")
-        narrowed = _url("/", encoded)
+    for (label, first, last), count in periods.items():
+        encoded[at["decision_from"]] = _pair("decision_from", first)
+        encoded[at["decision_to"]] = _pair("decision_to", last)
         height = max(1, round(10 * count / top))  # CSS classes h1..h10: no inline styles
-        bars.append(
-            Link(
-                month,
-                narrowed,
-                count=count,
-                css=f"h{height}",
-                selected=result.request.decision_from == f"{month}-01",
-            )
-        )
+        selected = (result.request.decision_from, result.request.decision_to) == (first, last)
+        bars.append(Link(label, _url("/", encoded), selected, count, f"h{height}"))
     return bars
+
+
+def _periods(months: dict[str, int]) -> dict[tuple[str, str, str], int]:
+    """Sum letters per month ("2019-02") into months, quarters or years, as (label, first day,
+    last day): the longest span of the three that needs at most `MAX_BARS` bars."""
+    keys = sorted((int(m[:4]), int(m[5:7])) for m in months)
+    span = (keys[-1][0] - keys[0][0]) * 12 + keys[-1][1] - keys[0][1] + 1
+    size = 1 if span <= MAX_BARS else 3 if span <= 3 * MAX_BARS else 12
+    out: dict[tuple[str, str, str], int] = {}
+    for month, count in sorted(months.items()):
+        year, mon = int(month[:4]), int(month[5:7])
+        first = (mon - 1) // size * size + 1
+        end = first + size - 1
+        if size == 1:
+            label = month
+        elif size == 3:
+            label = f"{year} Q{(mon - 1) // 3 + 1}"
+        else:
+            label = str(year)
+        last_day = calendar.monthrange(year, end)[1]
+        key = (label, f"{year}-{first:02d}-01", f"{year}-{end:02d}-{last_day:02d}")
+        out[key] = out.get(key, 0) + count
+    return out
 
 
 def pages(result: SearchResult) -> list[Link]:

