@@ -371,8 +371,9 @@ def _serve_command(main: click.Group) -> None:
             raise click.UsageError("--workers needs --production")
         one_thread_per_call()
         store = _store(ctx)
-        # Measured at 32 clients on 100k chunks, two processes: 1 thread 143-151 requests/s,
-        # 2 threads 125-133, 8 threads 105-119 (bench/load.sh, BENCHMARKS.md).
+        # 32 clients on 100k chunks, two processes (bench/load.sh, BENCHMARKS.md): 8 threads
+        # 105-119 requests/s; 1 and 2 threads 125-151 in 30 s runs, 136-137 in 60 s runs. Two
+        # keep a slow request (an export) from holding up the rest of its process's queue.
         threads = threads or (2 if store.name == "embedded" else 8)
         if listen_fd is None:
             try:
