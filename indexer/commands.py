@@ -346,6 +346,8 @@ def _serve_command(main: click.Group) -> None:
         help="On an empty index, first index the bundled sample letters.",
     )
     @click.option("--listen-fd", type=int, default=None, hidden=True)
+    @click.option("--balance-fd", type=int, default=None, hidden=True)
+    @click.option("--worker-slot", type=int, default=0, hidden=True)
     @click.pass_context
     def serve(
         ctx: click.Context,
@@ -356,6 +358,8 @@ def _serve_command(main: click.Group) -> None:
         workers: int,
         samples: bool,
         listen_fd: int | None,
+        balance_fd: int | None,
+        worker_slot: int,
     ) -> None:
         """Run the web app (search, letters, statistics, export, JSON API).
 
@@ -364,7 +368,7 @@ def _serve_command(main: click.Group) -> None:
         """
         from webapp import create_app
 
-        from .serving import listen, run_workers, serve_app
+        from .serving import Balance, listen, run_workers, serve_app
         from .threads import one_thread_per_call
 
         if workers > 1 and not production:
@@ -390,7 +394,7 @@ def _serve_command(main: click.Group) -> None:
                 click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
         if production and workers > 1:
             try:
-                socks = listen(host, port, workers)
+                sock = listen(host, port)
             except OSError as exc:
                 raise click.ClickException(
                     f"cannot listen on {host}:{port}: {exc.strerror or exc}"
@@ -404,14 +408,15 @@ def _serve_command(main: click.Group) -> None:
                 if ctx.obj.get(name):
                     command += [f"--{name.replace('_', '-')}", str(ctx.obj[name])]
             command += ["serve", "--production", "--threads", str(threads), "--no-samples"]
-            sys.exit(run_workers(command, socks))
+            sys.exit(run_workers(command, sock, workers))
         service = SearchService(store, lambda: _embedder(ctx, store))
         app = create_app({"SERVICE": service})
         threading.Thread(target=_warm_up, args=(service,), daemon=True).start()
         # `docker stop` sends SIGTERM, which a process running as PID 1 would otherwise ignore.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         if listen_fd is not None:  # one of several server processes
-            serve_app(app, threads, fd=listen_fd)
+            balance = Balance(balance_fd, worker_slot) if balance_fd is not None else None
+            serve_app(app, threads, fd=listen_fd, balance=balance)
             return
         server = f"waitress, {threads} threads" if production else "development server"
         click.echo(

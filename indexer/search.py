@@ -506,7 +506,7 @@ class SearchService:
         best: dict[str, ChunkHit] = {}
         for chunk in chunks:
             vector = np.asarray(chunk["embedding"], dtype=np.float32)
-            for hit in self.store.knn(vector, filters, k * 5):
+            for hit in self.store.knn(vector, filters, k * 5, stored=True):
                 key = hit.doc.get("item_id") if item else hit.letter_id
                 if key not in best or hit.score > best[key].score:
                     best[key] = hit

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import http.client
 import json
 import os
@@ -777,31 +776,70 @@ def test_serve_production_with_two_worker_processes(tmp_path):
     assert all(not Path(f"/proc/{pid}").exists() for pid in replaced)
 
 
-def test_worker_sockets_share_the_port_and_the_kernel_spreads_connections():
-    """A burst of connections lands on every worker's socket, not on whichever accepts first."""
-    from indexer.serving import listen
+def test_a_worker_takes_connections_only_while_no_live_worker_has_fewer():
+    from indexer.serving import Balance
 
-    socks = listen("127.0.0.1", 0, 2)
+    fd = Balance.create(3)
+    try:
+        first, second, third = Balance(fd, 0), Balance(fd, 1), Balance(fd, 2)
+        assert first.should_accept(0, 100.0) is True  # alone: the others have not started
+        assert second.should_accept(0, 100.0) is True  # a tie takes connections too
+        assert first.should_accept(1, 100.5) is False  # the second has fewer
+        assert second.should_accept(1, 100.5) is True
+        assert third.should_accept(5, 101.0) is False
+        assert second.should_accept(2, 101.0) is False  # the first's turn
+        # The first has not published for over 3 s (stuck, or dead): it is left out.
+        assert second.should_accept(2, 103.6) is True
+        assert first.table.tolist() == [[1.0, 100.5], [2.0, 103.6], [5.0, 101.0]]
+        assert third.should_accept(5, 103.7) is False
+    finally:
+        os.close(fd)
+
+
+def _connections_per_process(port: int, pids: set[int]) -> dict[int, int]:
+    """Established TCP connections on local `port`, by the process holding them."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if int(local.rsplit(":", 1)[1], 16) == port and state == "01":
+                inodes.add(f"socket:[{inode}]")
+    counts = {}
+    for pid in pids:
+        fds = Path(f"/proc/{pid}/fd")
+        counts[pid] = sum(
+            1 for fd in fds.iterdir() if os.path.exists(fd) and os.readlink(fd) in inodes
+        )
+    return counts
+
+
+def test_workers_share_a_burst_of_keep_alive_connections_evenly(tmp_path):
+    port = _free_port()
+    env = _env(IMR_SEARCH_SAMPLES=str(SAMPLES / "seeds"))
+    args = ("--data-dir", str(tmp_path), "serve", "--production", "--workers", "2")
+    proc = _cli(*args, "--port", str(port), env=env)
     clients = []
     try:
-        port = socks[0].getsockname()[1]
-        assert socks[1].getsockname()[1] == port
+        _wait_for(f"http://127.0.0.1:{port}/healthz", proc, 300)
+        time.sleep(1.5)  # both workers publish their (idle) state
+        # A burst, as wrk opens its connections: all connect, then all ask.
         for _ in range(32):
-            clients.append(socket.create_connection(("127.0.0.1", port)))
-        accepted = []
-        for sock in socks:
-            sock.settimeout(0.5)
-            count = 0
-            with contextlib.suppress(TimeoutError):
-                while True:
-                    sock.accept()[0].close()
-                    count += 1
-            accepted.append(count)
-        # The kernel hashes each client's address: both get some (all 32 on one: p = 2**-31).
-        assert sum(accepted) == 32 and min(accepted) > 0
+            client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            client.connect()
+            clients.append(client)  # kept open: keep-alive, as wrk and browsers do
+        for client in clients:
+            client.request("GET", "/healthz")
+        for client in clients:
+            assert client.getresponse().read().startswith(b'{"status":"ok"')
+        counts = _connections_per_process(port, _children(proc.pid))
+        # One worker took 26 of 32 when both accepted eagerly from the shared socket.
+        assert sorted(counts.values()) in ([16, 16], [15, 17])
     finally:
-        for sock in [*socks, *clients]:
-            sock.close()
+        for client in clients:
+            client.close()
+        code, out, err = _stop(proc)
+    assert code == 0, err
 
 
 def test_serve_with_workers_on_a_port_in_use_says_so(tmp_path):

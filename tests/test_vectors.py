@@ -63,6 +63,23 @@ def test_graph_recall_at_10_against_exact(tmp_path, hnsw_everywhere):
     assert found / 300 >= 0.97
 
 
+def test_a_stored_vector_is_searched_narrowly_and_the_query_width_comes_back(
+    tmp_path, hnsw_everywhere
+):
+    cols = _columns(5000)
+    search = VectorSearch(tmp_path / "v.usearch")
+    found = 0
+    rng = np.random.default_rng(5)
+    for position in rng.choice(5000, 40, replace=False):
+        exact, _ = exact_top(cols.vectors, cols.vectors[position], 25)
+        approx, _ = search.search(cols, cols.vectors[position], 25, None, stored=True)
+        assert search.graph(cols).expansion_search == 128
+        found += len(set(approx.tolist()) & set(exact.tolist()))
+    assert found / (40 * 25) >= 0.99
+    search.search(cols, _queries(cols, 1)[0], 10, None)
+    assert search.graph(cols).expansion_search == 512
+
+
 def test_small_filter_is_answered_exactly(tmp_path, hnsw_everywhere):
     cols = _columns(3000)
     allowed = np.zeros(3000, dtype=bool)

@@ -165,8 +165,11 @@ class Store(Protocol):
     ) -> tuple[list[ChunkHit], int]:
         """Return the best `size` chunks by BM25 (or newest first) and the number matching."""
 
-    def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[ChunkHit]:
-        """Return the `k` chunks nearest to `vector` among those the filters allow."""
+    def knn(
+        self, vector: np.ndarray, filters: Filters, k: int, stored: bool = False
+    ) -> list[ChunkHit]:
+        """Return the `k` chunks nearest to `vector` among those the filters allow; `stored`
+        says the vector is a stored chunk's own, which an index may search more narrowly."""
 
     def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
         """Return highlighted fragments of the given chunks for the query's words."""

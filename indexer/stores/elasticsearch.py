@@ -1159,8 +1159,11 @@ class ElasticsearchStore:
         count = int(total.get("value", 0)) if isinstance(total, dict) else int(total)
         return [_hit(h) for h in resp["hits"]["hits"]], count
 
-    def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[ChunkHit]:
-        """Return the `k` chunks nearest to `vector` the filters allow, scored by cosine."""
+    def knn(
+        self, vector: np.ndarray, filters: Filters, k: int, stored: bool = False
+    ) -> list[ChunkHit]:
+        """Return the `k` chunks nearest to `vector` the filters allow, scored by cosine
+        (`stored` changes nothing here: the request's num_candidates is kept)."""
         if k <= 0:
             return []
         resp = self._search(self.alias, build_knn_search(vector, filters, k), "searching")

@@ -482,10 +482,14 @@ class EmbeddedStore:
             h.highlights = fragments.get(h.chunk_id, [])
         return hits, total
 
-    def knn(self, vector: np.ndarray, filters: Filters, k: int) -> list[ChunkHit]:
-        """Return the `k` chunks nearest to `vector` (cosine) among those the filters allow."""
+    def knn(
+        self, vector: np.ndarray, filters: Filters, k: int, stored: bool = False
+    ) -> list[ChunkHit]:
+        """Return the `k` chunks nearest to `vector` (cosine) among those the filters allow;
+        `stored`: the vector is a stored chunk's own (similar cases), searched more narrowly."""
         cols = self._cols()
-        positions, scores = self._vectors.search(cols, vector, k, cols.select_mask(filters))
+        mask = cols.select_mask(filters)
+        positions, scores = self._vectors.search(cols, vector, k, mask, stored)
         return self._hits(cols, positions.tolist(), scores.tolist())
 
     def complete(self, hits: list[ChunkHit]) -> None:
