@@ -22,26 +22,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 
 URLS=$(mktemp)
 trap 'rm -f "$URLS"; [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true' EXIT
-"$PY" - "$DATA_DIR" > "$URLS" <<'PY'
-import sys
-from urllib.parse import urlencode
-sys.path.insert(0, ".")
-from bench.queries import QUERIES
-from indexer.stores.embedded import EmbeddedStore
-
-store = EmbeddedStore(sys.argv[1])
-letters = [r[0] for r in store._db.execute("SELECT letter_id FROM letters LIMIT 400")]
-for i, q in enumerate(QUERIES):
-    print("/?" + urlencode({"q": q}))
-    print("/api/search?" + urlencode({"q": q, "mode": "keyword"}))
-    print("/?" + urlencode({"q": q, "mode": "semantic"}))
-    print("/?" + urlencode({"q": q, "decision": "overturned"}))
-    letter = letters[i * 17 % len(letters)]
-    print("/letters/" + letter)
-    print("HX /letters/" + letter + "/similar-cases")  # the page's similar cases, as htmx asks
-    if i % 4 == 0:
-        print("/stats?" + urlencode({"q": q, "by": "treatment_class"}))
-PY
+"$PY" "$HERE/load_urls.py" "$DATA_DIR" > "$URLS"
 echo "$(wc -l < "$URLS") distinct URLs"
 
 cd "$HERE/.."
