@@ -113,9 +113,9 @@ class VectorSearch:
         ask = max(want, _MIN_CANDIDATES)
         if allowed is not None:
             ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
+        expansion = _EXPANSION_STORED if stored else _expansion_search(n)
         for _ in range(2):
             ask = min(ask, n)
-            expansion = _EXPANSION_STORED if stored else _expansion_search(n)
             # usearch keeps the expansion on the graph, not per search: set with each search.
             with self._search_lock:
                 graph.expansion_search = expansion
