@@ -3,11 +3,12 @@
     python bench/page_costs.py DATA_DIR [--repeat 4]
 
 Runs the load test's URL mix (bench/load_urls.py) through Flask's test client in one process,
-with the native libraries kept to one thread as `imr-search serve` keeps them, and prints per
-kind of request the median wall time, the median CPU time of the process (all its threads: the
-counting pool's work included) and the response size; then the mix's mean, and the requests per
-second two cores could answer at that CPU cost, the ceiling of `bench/load.sh`. The first pass
-warms up (model, columns, graph, query-embedding cache) and is not counted.
+with the native libraries kept to one thread and the cycle collector tuned as `imr-search serve`
+does, and prints per kind of request the median wall time, the median CPU time of the process
+(all its threads: the counting pool's work included) and the response size; then the mix's
+mean, and the requests per second two cores could answer at that CPU cost, the ceiling of
+`bench/load.sh`. The first pass warms up (model, columns, graph, query-embedding cache) and is
+not counted.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from bench.load_urls import index_letters, load_urls  # noqa: E402
 )
 def main(data_dir: str, repeat: int) -> None:
     """Print the cost of each kind of request of the load test's mix."""
+    from indexer.memory import collect_rarely
     from indexer.threads import one_thread_per_call
 
     one_thread_per_call()
+    collect_rarely()
     from webapp import create_app
 
     app = create_app({"DATA_DIR": data_dir, "BACKEND": "embedded"})

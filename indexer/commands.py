@@ -368,12 +368,14 @@ def _serve_command(main: click.Group) -> None:
         """
         from webapp import create_app
 
+        from .memory import collect_rarely
         from .serving import Balance, listen, run_workers, serve_app
         from .threads import one_thread_per_call
 
         if workers > 1 and not production:
             raise click.UsageError("--workers needs --production")
         one_thread_per_call()
+        collect_rarely()
         store = _store(ctx)
         # 32 clients on 100k chunks, two processes (bench/load.sh, BENCHMARKS.md): 8 threads
         # 105-119 requests/s; 1 and 2 threads 125-151 in 30 s runs, 136-137 in 60 s runs. Two

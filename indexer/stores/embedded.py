@@ -40,6 +40,7 @@ import numpy as np
 import orjson
 
 from ..documents import LetterDocs
+from ..memory import keep_loaded
 from ..query_text import Clause, ParsedQuery
 from ..schema import TEXT_BOOSTS, fields
 from ..synonyms import expansions
@@ -576,6 +577,7 @@ class EmbeddedStore:
                 if self._columns is None or generation != self._columns_generation:
                     self._columns = Columns.load(self._db, self.dims)
                     self._columns_generation = generation
+                    keep_loaded()
         return self._columns
 
     def _match(self, query: ParsedQuery | None, filters: Filters, cols: Columns) -> _Match:
