@@ -17,7 +17,7 @@ import numpy as np
 from .query_text import MAX_QUERY_CHARS, Clause, ParsedQuery, parse_query
 from .schema import DATE_FIELDS, facet_fields, facet_names
 from .stores.base import ChunkHit, Filters, Store
-from .threads import shared_pool
+from .threads import shared_pool, spare_core
 from .understand import Suggestion, implied_decision, suggestions
 
 MODES = ("hybrid", "keyword", "semantic")
@@ -284,9 +284,12 @@ class SearchService:
         # are made while the text index ranks: the embedded store's counting loops run outside
         # the interpreter lock, tantivy's ranking inside it.
         known = self._scope_before_ranking(request, parsed, long_text, filters)
-        # One thread per server thread at most (waitress runs 2 to 8 a process, 16 if told).
+        # One thread per server thread at most (waitress runs 2 to 8 a process, 16 if told);
+        # on a busy server, in this thread after ranking.
         counting = (
-            shared_pool("imr-counts", 16).submit(self._counts, request, *known) if known else None
+            shared_pool("imr-counts", 16).submit(self._counts, request, *known)
+            if known and spare_core()
+            else None
         )
         while True:
             ranked, scope_query, scope_filters = self._rank(

@@ -317,3 +317,38 @@ def test_the_scope_counted_during_ranking_is_the_ranked_scope(service, params):
         assert known is None
     else:
         assert known == (query, scope_filters)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": "klonopin", "mode": "keyword", "decision": "upheld"},
+        {"q": "lumbar MRI", "mode": "hybrid"},
+    ],
+)
+def test_a_busy_machine_counts_in_the_searchs_own_thread_with_the_same_result(
+    service, params, monkeypatch
+):
+    import indexer.search
+    import indexer.stores.embedded
+
+    def summary(result):
+        return (
+            result.total,
+            {
+                name: [(v.value, v.count, v.selected) for v in vs]
+                for name, vs in result.facets.items()
+            },
+            result.histogram,
+            [(h.letter_id, [c.chunk_id for c in h.chunks]) for h in result.hits],
+        )
+
+    monkeypatch.setattr(indexer.search, "spare_core", lambda: True)
+    monkeypatch.setattr(indexer.stores.embedded, "spare_core", lambda: True)
+    on_pools = summary(search(service, **params))
+    monkeypatch.setattr(indexer.search, "spare_core", lambda: False)
+    monkeypatch.setattr(indexer.stores.embedded, "spare_core", lambda: False)
+    in_thread = summary(search(service, **params))
+    assert in_thread == on_pools
+    assert in_thread[0] > 0

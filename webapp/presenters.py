@@ -148,15 +148,20 @@ def _block(
     toggles: _Toggles,
     more_limit: int | None = FACETS_MORE,
 ) -> FacetBlock:
-    links = [Link(v.value, toggles.url(name, v.value), v.selected, v.count) for v in values]
     # Selected values always show, whatever their rank.
-    shown = links[:FACETS_SHOWN] + [x for x in links[FACETS_SHOWN:] if x.selected]
-    more = [x for x in links[FACETS_SHOWN:] if not x.selected]
+    shown = values[:FACETS_SHOWN] + [v for v in values[FACETS_SHOWN:] if v.selected]
+    more = [v for v in values[FACETS_SHOWN:] if not v.selected]
     all_url = None
     if more_limit is not None and len(more) > more_limit:
         more = more[:more_limit]
         all_url = search_url(result.request, f"/facets/{name}", page=1)
-    return FacetBlock(name, FACET_LABELS.get(name) or name, shown, more, all_url, len(links))
+
+    def links(chosen: list) -> list[Link]:
+        # Only the values on the page get a URL: a broad query's facet can have hundreds.
+        return [Link(v.value, toggles.url(name, v.value), v.selected, v.count) for v in chosen]
+
+    label = FACET_LABELS.get(name) or name
+    return FacetBlock(name, label, links(shown), links(more), all_url, len(values))
 
 
 def chips(request: SearchRequest) -> list[Link]:

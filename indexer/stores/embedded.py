@@ -44,7 +44,7 @@ from ..memory import keep_loaded
 from ..query_text import Clause, ParsedQuery
 from ..schema import TEXT_BOOSTS, fields
 from ..synonyms import expansions
-from ..threads import shared_pool
+from ..threads import shared_pool, spare_core
 from .analysis import analyze, english_analyzer
 from .base import (
     ChunkHit,
@@ -534,9 +534,11 @@ class EmbeddedStore:
             def count(facet: str) -> dict[str, int]:
                 return cols.groups.count(facet, units, letters)
 
-        # The compiled counting loops release the interpreter lock: one facet per core.
-        pool = shared_pool("imr-count", os.cpu_count() or 1)
-        counted = pool.map(count, facets) if len(facets) > 1 else map(count, facets)
+        # The compiled counting loops release the interpreter lock: one facet per idle core.
+        if len(facets) > 1 and spare_core():
+            counted = shared_pool("imr-count", os.cpu_count() or 1).map(count, facets)
+        else:
+            counted = map(count, facets)
         return dict(zip(facets, counted, strict=True))
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
