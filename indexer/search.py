@@ -465,8 +465,8 @@ class SearchService:
         return list(self.embedder.embed_documents(texts))
 
     def _highlight(self, letters: list[LetterHit], parsed: ParsedQuery) -> None:
-        chunk_ids = [c.chunk_id for h in letters for c in h.chunks if not c.highlights]
-        fragments = self.store.highlight(parsed, chunk_ids) if not parsed.is_empty else {}
+        chunks = [c for h in letters for c in h.chunks if not c.highlights]
+        fragments = self.store.highlight(parsed, chunks) if not parsed.is_empty else {}
         for hit in letters:
             for chunk in hit.chunks:
                 if not chunk.highlights:

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from indexer.documents import LetterDocs, letter_docs
 from indexer.query_text import Clause, ParsedQuery, parse_query
 from indexer.schema import DATE_FIELDS, facet_names, fields, index_definition
-from indexer.stores.base import Filters, IndexReport
+from indexer.stores.base import ChunkHit, Filters, IndexReport
 from indexer.stores.elasticsearch import (
     ElasticsearchStore,
     Generation,
@@ -1209,10 +1209,11 @@ def test_read_paths_parse_the_answers():
         assert store.stats(None, Filters(), "treatment_class") == {
             "benzodiazepine": {"upheld": 3, "overturned": 0}
         }
-        assert store.highlight(parse_query("klonopin"), ["L-1:item-1:0"]) == {
+        chunk = [ChunkHit("L-1:item-1:0", "L-1", 1.0)]
+        assert store.highlight(parse_query("klonopin"), chunk) == {
             "L-1:item-1:0": ["the <mark>Klonopin</mark> 1 mg", "<mark>Klonopin</mark> 1 mg"]
         }
-        assert store.highlight(parse_query("-klonopin"), ["L-1:item-1:0"]) == {}
+        assert store.highlight(parse_query("-klonopin"), chunk) == {}
         assert store.letter_chunks("L-1")[0]["embedding"] == [0.5] * 4
         assert store.fingerprints() == {"L-1": ("a.txt", "f1")}
         assert store.counts() == (3, 11)

@@ -57,17 +57,21 @@ def test_hits_hold_ranking_fields_until_completed(store):
     hits, total = store.keyword(parse_query("valium"), Filters(), 40)
     assert total == 14  # tantivy lists 14 chunks for "valium" (with its synonym diazepam)
     assert len(hits) == 14
-    # The first ten were read to highlight them; the rest hold their ranking fields only.
-    assert [type(h.doc) for h in hits[:10]] == [dict] * 10
-    rest = hits[10:]
-    assert len(rest) == 4
-    assert {type(h.doc) for h in rest} == {PartialDoc}
-    assert set(rest[0].doc) == set(RANKING_FIELDS)
+    # None is read or highlighted yet: the search completes and highlights those it shows.
+    assert {type(h.doc) for h in hits} == {PartialDoc}
+    assert [h.highlights for h in hits] == [[]] * 14
+    assert set(hits[0].doc) == set(RANKING_FIELDS)
     with pytest.raises(KeyError, match="'text' is not loaded"):
-        rest[0].doc.get("text")
-    store.complete(rest)
+        hits[0].doc.get("text")
+    shown = hits[:3]
+    fragments = store.highlight(parse_query("valium"), shown)
+    assert sorted(fragments) == sorted(h.chunk_id for h in shown)
+    assert all("<mark>" in f[0] for f in fragments.values())
     stored = _stored_docs(store)
-    assert [h.doc for h in rest] == [stored[h.chunk_id] for h in rest]
+    assert [h.doc for h in shown] == [stored[h.chunk_id] for h in shown]
+    assert {type(h.doc) for h in hits[3:]} == {PartialDoc}
+    store.complete(hits)
+    assert [h.doc for h in hits] == [stored[h.chunk_id] for h in hits]
 
 
 def test_knn_hits_complete_to_the_stored_documents(store):

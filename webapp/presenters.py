@@ -238,19 +238,25 @@ def _periods(months: dict[str, int]) -> dict[tuple[str, str, str], int]:
     size = 1 if span <= MAX_BARS else 3 if span <= 3 * MAX_BARS else 12
     out: dict[tuple[str, str, str], int] = {}
     for month, count in sorted(months.items()):
-        year, mon = int(month[:4]), int(month[5:7])
-        first = (mon - 1) // size * size + 1
-        end = first + size - 1
-        if size == 1:
-            label = month
-        elif size == 3:
-            label = f"{year} Q{(mon - 1) // 3 + 1}"
-        else:
-            label = str(year)
-        last_day = calendar.monthrange(year, end)[1]
-        key = (label, f"{year}-{first:02d}-01", f"{year}-{end:02d}-{last_day:02d}")
+        key = _period(month, size)
         out[key] = out.get(key, 0) + count
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _period(month: str, size: int) -> tuple[str, str, str]:
+    """The period of `size` months holding `month`, as (label, first day, last day)."""
+    year, mon = int(month[:4]), int(month[5:7])
+    first = (mon - 1) // size * size + 1
+    end = first + size - 1
+    if size == 1:
+        label = month
+    elif size == 3:
+        label = f"{year} Q{(mon - 1) // 3 + 1}"
+    else:
+        label = str(year)
+    last_day = calendar.monthrange(year, end)[1]
+    return label, f"{year}-{first:02d}-01", f"{year}-{end:02d}-{last_day:02d}"
 
 
 def pages(result: SearchResult) -> list[Link]:

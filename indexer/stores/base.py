@@ -171,8 +171,8 @@ class Store(Protocol):
         """Return the `k` chunks nearest to `vector` among those the filters allow; `stored`
         says the vector is a stored chunk's own, which an index may search more narrowly."""
 
-    def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
-        """Return highlighted fragments of the given chunks for the query's words."""
+    def highlight(self, query: ParsedQuery, hits: list[ChunkHit]) -> dict[str, list[str]]:
+        """Return highlighted fragments of the hits' chunks for the query's words, by chunk id."""
 
     def complete(self, hits: list[ChunkHit]) -> None:
         """Give hits whose `doc` is a `PartialDoc` their whole stored document, in place.

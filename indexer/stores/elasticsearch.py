@@ -1171,12 +1171,12 @@ class ElasticsearchStore:
             return []
         return [_hit(h, cosine_from_score(h.get("_score") or 0.0)) for h in resp["hits"]["hits"]]
 
-    def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
+    def highlight(self, query: ParsedQuery, hits: list[ChunkHit]) -> dict[str, list[str]]:
         """Return chunk_id -> highlighted fragments (HTML) of the query's words."""
-        if not chunk_ids or not _has_words(query):
+        if not hits or not _has_words(query):
             return {}
         out: dict[str, list[str]] = {}
-        ids = list(dict.fromkeys(chunk_ids))
+        ids = list(dict.fromkeys(h.chunk_id for h in hits))
         for start in range(0, len(ids), LETTER_CHUNKS_SIZE):
             body = build_highlight_search(query, ids[start : start + LETTER_CHUNKS_SIZE])
             resp = self._search(self.alias, body, "highlighting")

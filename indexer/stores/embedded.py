@@ -64,7 +64,6 @@ from .kernels import warm_up
 from .vectors import VectorSearch, hnsw_min_chunks
 
 _MATCH_CACHE_SIZE = 32
-_HIGHLIGHTED = 10
 _KEYWORD_FIELDS = ("chunk_id", "letter_id", "item_id", "section", "decision_month")
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -473,14 +472,8 @@ class EmbeddedStore:
         hits = self._hits(cols, *_positions_of_rows(cols, rows, scores))
         # The total comes from the counting side: tantivy ranks faster when it need not count.
         total = int(np.count_nonzero(self._match(query, filters, cols).mask))
-        # A page shows ten letters; the service highlights any other passage it shows.
-        shown = hits[:_HIGHLIGHTED]
-        self.complete(shown)
-        fragments = self._text.highlight(
-            query, [(h.chunk_id, h.doc.get("text") or "") for h in shown]
-        )
-        for h in shown:
-            h.highlights = fragments.get(h.chunk_id, [])
+        # Not highlighted here: the service highlights the passages it shows, whichever side
+        # of a hybrid search ranked them.
         return hits, total
 
     def knn(
@@ -510,11 +503,12 @@ class EmbeddedStore:
         if len(cols.rows) >= hnsw_min_chunks():
             self._vectors.graph(cols)
 
-    def highlight(self, query: ParsedQuery, chunk_ids: list[str]) -> dict[str, list[str]]:
-        """Return highlighted fragments of the given chunks for the query's words."""
-        docs = self._docs_by_chunk_id(chunk_ids)
+    def highlight(self, query: ParsedQuery, hits: list[ChunkHit]) -> dict[str, list[str]]:
+        """Return highlighted fragments of the hits' chunks for the query's words, by chunk id."""
+        self.complete(hits)  # the search has usually read them already, to show them
         return self._text.highlight(
-            query, [(cid, docs[cid].get("text") or "") for cid in chunk_ids if cid in docs]
+            query,
+            [(h.chunk_id, h.doc.get("text") or "") for h in hits if "text" in h.doc],
         )
 
     def facet_counts(
