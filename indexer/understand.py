@@ -53,6 +53,12 @@ def _class_words() -> dict[str, tuple[str, ...]]:
     return {w: tuple(c) for w, c in table.items() if len(c) <= 2}
 
 
+@cache
+def _class_patterns() -> list[tuple[str, re.Pattern[str], tuple[str, ...]]]:
+    """Each class word with its compiled pattern (singular or plural), compiled once."""
+    return [(w, re.compile(rf"\b{re.escape(w)}s?\b"), c) for w, c in _class_words().items()]
+
+
 def suggestions(q: str, known_values: dict[str, set[str]]) -> list[Suggestion]:
     """Return the filters the query implies, among the values the index holds."""
     found: list[Suggestion] = []
@@ -62,8 +68,8 @@ def suggestions(q: str, known_values: dict[str, set[str]]) -> list[Suggestion]:
         found.append(Suggestion("decision", decision, words))
     lowered = " ".join(re.findall(r"[a-z0-9-]+", q.lower()))
     named: list[tuple[int, Suggestion]] = []  # by where the words stand in the query
-    for phrase, classes in _class_words().items():
-        m = re.search(rf"\b{re.escape(phrase)}s?\b", lowered)
+    for phrase, pattern, classes in _class_patterns():
+        m = pattern.search(lowered)
         if m:
             named += [(m.start(), Suggestion("treatment_class", c, phrase)) for c in classes]
     for m in re.finditer(r"[a-z0-9-]+", lowered):

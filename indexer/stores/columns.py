@@ -167,34 +167,46 @@ class Columns:
         if not len(positions):
             return []
         at = np.asarray(positions, dtype=np.int64)
-        letters = self.letter_index[at].tolist()
-        items = self.item_index[at].tolist()
-        sections = self.section_code[at].tolist()
-        dates = self.dates["decision_date"][at].tolist()
         codes, multi = self._codes("decision")
         decisions = self._value_names("decision")
+        letter_ids, chunk_ids, sections = self.letter_ids, self.chunk_ids, self.section_names
+        dates = self._date_names()
         out = []
-        for i, (position, code, several) in enumerate(
-            zip(at.tolist(), codes[at].tolist(), multi[at].tolist(), strict=True)
+        # A search builds hundreds of these: one pass over plain lists, dates named once.
+        for position, letter, item, section, date, code, several in zip(
+            at.tolist(),
+            self.letter_index[at].tolist(),
+            self.item_index[at].tolist(),
+            self.section_code[at].tolist(),
+            self.dates["decision_date"][at].tolist(),
+            codes[at].tolist(),
+            multi[at].tolist(),
+            strict=True,
         ):
-            letter_id = self.letter_ids[letters[i]]
-            item = items[i]
+            letter_id = letter_ids[letter]
             if several:
                 decision = self.values_at("decision", position)
             else:
                 decision = [decisions[code]] if code >= 0 else []
+            date_name = dates.get(date)
+            if date_name is None and date:
+                date_name = dates[date] = _iso_date(date)
             out.append(
                 PartialDoc(
-                    chunk_id=self.chunk_ids[position],
+                    chunk_id=chunk_ids[position],
                     letter_id=letter_id,
                     item_id=f"{letter_id}:item-{item}" if item else None,
                     item_index=item or None,
-                    section=self.section_names[sections[i]],
+                    section=sections[section],
                     decision=decision,
-                    decision_date=_iso_date(dates[i]),
+                    decision_date=date_name,
                 )
             )
         return out
+
+    def _date_names(self) -> dict[int, str]:
+        """ISO dates by their yyyymmdd number, filled as they are met."""
+        return self._code_cache.setdefault(("decision_date", "names"), {})
 
     def values_at(self, facet: str, position: int) -> list[str]:
         """Return the values of `facet` that a chunk has, in the order of the postings."""
