@@ -7,7 +7,7 @@ import pytest
 
 from indexer.stores import vectors
 from indexer.stores.columns import Columns
-from indexer.stores.vectors import VectorSearch, exact_top
+from indexer.stores.vectors import VectorSearch, exact_top, scan_top
 
 
 def _columns(n: int, dims: int = 32, seed: int = 7, first_row: int = 1) -> Columns:
@@ -78,6 +78,23 @@ def test_a_stored_vector_is_searched_narrowly_and_the_query_width_comes_back(
     assert found / (40 * 25) >= 0.99
     search.search(cols, _queries(cols, 1)[0], 10, None)
     assert search.graph(cols).expansion_search == 512
+
+
+@pytest.mark.parametrize("dims", [32, 384])
+def test_the_8bit_scan_returns_what_the_float_scan_returns(dims):
+    cols = _columns(20_000, dims=dims)
+    every_third = np.arange(1, 20_000, 3)
+    small, scale = cols.quantized()
+    assert small.dtype == np.int8
+    assert np.abs(small).max() == 127
+    for q in _queries(cols, 20):
+        for k in (10, 200):
+            for positions in (None, every_third):
+                got = scan_top(cols, q, k, positions)
+                want = exact_top(cols.vectors, q, k, positions)
+                assert got[0].tolist() == want[0].tolist()
+                # The same cosines, but for the order BLAS sums them in.
+                np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
 
 
 def test_small_filter_is_answered_exactly(tmp_path, hnsw_everywhere):

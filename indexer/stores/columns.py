@@ -208,6 +208,20 @@ class Columns:
         """ISO dates by their yyyymmdd number, filled as they are met."""
         return self._code_cache.setdefault(("decision_date", "names"), {})
 
+    def quantized(self) -> tuple[np.ndarray, float]:
+        """Return the vectors in 8 bits (a quarter of the bytes to scan) and their scale."""
+        cached = self._code_cache.get("quantized")
+        if cached is None:
+            v = self.vectors
+            top = max(float(v.max()), -float(v.min())) if v.size else 1.0
+            scale = 127 / (top or 1.0)
+            small = np.empty(self.vectors.shape, dtype=np.int8)
+            for start in range(0, len(small), 65_536):  # no float copy of a million rows
+                block = self.vectors[start : start + 65_536]
+                small[start : start + 65_536] = np.round(block * scale)
+            cached = self._code_cache["quantized"] = (small, scale)
+        return cached
+
     def values_at(self, facet: str, position: int) -> list[str]:
         """Return the values of `facet` that a chunk has, in the order of the postings."""
         codes, multi = self._codes(facet)

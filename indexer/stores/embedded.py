@@ -500,6 +500,7 @@ class EmbeddedStore:
         """Load what queries need (columns, and the HNSW graph of a large index) ahead of them."""
         warm_up()
         cols = self._cols()
+        cols.quantized()
         if len(cols.rows) >= hnsw_min_chunks():
             self._vectors.graph(cols)
 

@@ -95,6 +95,19 @@ def count_positions(
     return counts
 
 
+@compiled
+def int8_dots(vectors: np.ndarray, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Dot products of 8-bit rows at `positions` with an 8-bit query, as 32-bit integers."""
+    out = np.empty(len(positions), dtype=np.int32)
+    for i in range(len(positions)):
+        row = vectors[positions[i]]
+        total = 0
+        for j in range(row.shape[0]):
+            total += np.int32(row[j]) * np.int32(query[j])
+        out[i] = total
+    return out
+
+
 def warm_up() -> None:
     """Compile (or load the cached compiled) loops now, not in the first search."""
     flags = np.zeros(2, dtype=np.bool_)
@@ -112,3 +125,4 @@ def warm_up() -> None:
         np.zeros(0, dtype=np.int32),
         1,
     )
+    int8_dots(np.zeros((1, 2), dtype=np.int8), np.zeros(2, dtype=np.int8), none)

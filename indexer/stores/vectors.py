@@ -7,6 +7,9 @@ many asks the graph for more neighbours than wanted and keeps the allowed ones, 
 the exact scan of the allowed chunks when too few survive. Either way a filtered query returns as
 many hits as an exact search would.
 
+An exact scan first reads the vectors in 8 bits (`scan_top`): a quarter of the bytes, which is
+what a scan's time goes to, then ranks the best few hundred by their exact cosines.
+
 The graph is a cache derived from SQLite, like the text index: its keys are SQLite row ids, it is
 reconciled with the chunks on load (missing rows added, deleted ones removed), so a crash or a
 write by another process costs only the reconciliation.
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .columns import Columns
+from .kernels import int8_dots
 
 #: Fewer chunks than this are searched exactly (env `IMR_SEARCH_HNSW_MIN_CHUNKS`).
 HNSW_MIN_CHUNKS = 100_000
@@ -82,6 +86,29 @@ def exact_top(
     return candidates[top], scores[top]
 
 
+#: An exact scan ranks exactly this many times the hits wanted (plus 64), chosen by 8-bit dot
+#: products. Measured on the 100k-chunk benchmark index over 120 queries (20 texts, 100 stored
+#: chunks), filtered to overturned decisions (11k chunks): even 1x gave the same hits in the same
+#: order as the float scan for k = 10 and k = 200, in 0.9 ms against 4.4.
+PRESELECT = 4
+
+
+def scan_top(
+    cols: Columns, vector: np.ndarray, k: int, positions: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return what `exact_top` returns over the columns' vectors, reading them in 8 bits first."""
+    count = len(cols.rows) if positions is None else len(positions)
+    wanted = PRESELECT * k + 64
+    if count <= wanted:
+        return exact_top(cols.vectors, vector, k, positions)
+    small, scale = cols.quantized()
+    query = np.clip(np.round(vector * scale), -127, 127).astype(np.int8)
+    at = np.arange(count, dtype=np.int64) if positions is None else np.asarray(positions, np.int64)
+    scores = int8_dots(small, query, at)
+    candidates = np.sort(at[np.argpartition(-scores, wanted - 1)[:wanted]])
+    return exact_top(cols.vectors, vector, k, candidates)
+
+
 class VectorSearch:
     """kNN over a store's columns, with an HNSW graph persisted at `path` for large indexes."""
 
@@ -106,7 +133,7 @@ class VectorSearch:
         n = len(cols.rows)
         count = n if allowed is None else int(np.count_nonzero(allowed))
         if n < hnsw_min_chunks() or count <= EXACT_SUBSET:
-            return exact_top(cols.vectors, vector, k, _kept(allowed))
+            return scan_top(cols, vector, k, _kept(allowed))
         graph = self.graph(cols)
         want = min(k, count)
         # At least 64 candidates, re-ranked by their exact cosines (asking 200 finds no more).
@@ -131,7 +158,7 @@ class VectorSearch:
                 order = np.lexsort((positions, -scores))[:want]
                 return positions[order], scores[order]
             ask *= 4
-        return exact_top(cols.vectors, vector, k, _kept(allowed))
+        return scan_top(cols, vector, k, _kept(allowed))
 
     def graph(self, cols: Columns):
         """Return the HNSW graph holding exactly the columns' rows, loading or building it."""
