@@ -100,3 +100,22 @@ def test_a_literal_toggle_url():
     assert [(v.label, v.url, v.selected) for v in presenters.facet_blocks(result)[0].values] == [
         ("upheld", "/?q=valium", True)
     ]
+
+
+def test_facet_items_are_toggle_links_with_counts_and_escaped_text():
+    from webapp.presenters import Link, facet_items
+
+    html = facet_items(
+        [
+            Link("upheld", "/?q=a&decision=upheld", True, 12),
+            Link('<b>"x" & y</b>', "/?q=a&v=%3Cb%3E", False, 3),
+        ]
+    )
+    assert html == (
+        '<li><a href="/?q=a&amp;decision=upheld" class="selected" aria-pressed="true">'
+        '<span class="value">upheld</span> <span class="count">12</span></a></li>'
+        '<li><a href="/?q=a&amp;v=%3Cb%3E" aria-pressed="false">'
+        '<span class="value">&lt;b&gt;&#34;x&#34; &amp; y&lt;/b&gt;</span> '
+        '<span class="count">3</span></a></li>'
+    )
+    assert facet_items([]) == ""

@@ -9,6 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.routing import Map
 
 from .errors import register_error_handlers
+from .presenters import facet_items
 from .service import build_service
 
 
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (search.bp, letters.bp, stats.bp, export.bp, api.bp, health.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    app.add_template_filter(facet_items)
 
     @app.before_request
     def limit_request_size():

@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote_plus, urlencode
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from indexer.schema import facet_fields
 from indexer.search import SearchRequest, SearchResult
@@ -162,6 +162,27 @@ def _block(
 
     label = FACET_LABELS.get(name) or name
     return FacetBlock(name, label, links(shown), links(more), all_url, len(values))
+
+
+def facet_items(links: list[Link]) -> Markup:
+    """Render facet values as list items, each a toggle link with its count.
+
+    A template filter written in Python: a broad search shows some 250 values (the sidebar and
+    its "more" lists), and rendering them took a millisecond in Jinja, a tenth of the page.
+    """
+    return Markup(
+        "".join(
+            f'<li><a href="{escape(v.url)}"'
+            f"{_PRESSED if v.selected else _NOT_PRESSED}>"
+            f'<span class="value">{escape(v.label)}</span> '
+            f'<span class="count">{v.count}</span></a></li>'
+            for v in links
+        )
+    )
+
+
+_PRESSED = ' class="selected" aria-pressed="true"'
+_NOT_PRESSED = ' aria-pressed="false"'
 
 
 def chips(request: SearchRequest) -> list[Link]:
