@@ -41,8 +41,8 @@ def one_thread_per_call() -> None:
 def spare_core() -> bool:
     """Whether a core is idle now, so that work handed to a pool would run beside this thread.
 
-    A search counts its facets on a pool while it ranks. On an idle machine that halves its
-    latency; on a busy server every core already runs a request, and the hand-offs between
+    A search counts its facets on a pool while it ranks. On an idle machine that shortens the
+    search; on a busy server every core already runs a request, and the hand-offs between
     threads cost CPU for nothing: the load test's request mix took 10% more CPU with them.
     Linux counts the threads ready to run (this one included) in /proc/loadavg; elsewhere
     the answer is yes.

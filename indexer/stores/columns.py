@@ -215,10 +215,9 @@ class Columns:
             v = self.vectors
             top = max(float(v.max()), -float(v.min())) if v.size else 1.0
             scale = 127 / (top or 1.0)
-            small = np.empty(self.vectors.shape, dtype=np.int8)
-            for start in range(0, len(small), 65_536):  # no float copy of a million rows
-                block = self.vectors[start : start + 65_536]
-                small[start : start + 65_536] = np.round(block * scale)
+            small = np.empty(v.shape, dtype=np.int8)
+            for start in range(0, len(v), 65_536):  # no float copy of a million rows
+                small[start : start + 65_536] = np.round(v[start : start + 65_536] * scale)
             cached = self._code_cache["quantized"] = (small, scale)
         return cached
 

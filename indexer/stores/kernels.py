@@ -1,4 +1,5 @@
-"""Compiled loops (numba) for counting letters, over a whole index or over a few positions.
+"""Compiled loops (numba) for counting letters, over a whole index or over a few positions, and
+for scanning 8-bit vectors (`int8_dots`, see vectors.scan_top).
 
 A broad query matches most of a million chunks. Counting its letters per facet value with numpy
 takes a chain of whole-array passes per facet (a gather, a running sum, a compaction and a
