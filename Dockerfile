@@ -20,7 +20,7 @@ ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 IMR_SEARCH_DATA_DIR=/data
 RUN python -m indexer.onnx_model
 EXPOSE 8000
 ENTRYPOINT ["imr-search"]
-# The web app on waitress (`docker run -p 8000:8000 IMAGE`): on the embedded back end it indexes
+# The web app on granian (`docker run -p 8000:8000 IMAGE`): on the embedded back end it indexes
 # the bundled samples into /data on first start; set ELASTICSEARCH_URL to serve from
 # Elasticsearch. Any other command runs the CLI: `docker run IMAGE search "Valium"`.
 CMD ["serve", "--production", "--host", "0.0.0.0", "--port", "8000"]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +27,18 @@ def _store(ctx: click.Context) -> Store:
 
 
 def _embedder(ctx: click.Context, store: Store):
+    return open_embedder(store, ctx.obj.get("data_dir"))
+
+
+def open_embedder(store: Store, data_dir_option: str | None):
+    """Load the embedding model, its vector cache beside the index (or in the data directory)."""
     from .embedder import Embedder
     from .stores import data_dir
 
     if getattr(store, "name", "") == "embedded":
         cache = Path(store.root) / "embeddings.sqlite"
     else:
-        cache = data_dir(ctx.obj.get("data_dir")) / "embeddings.sqlite"
+        cache = data_dir(data_dir_option) / "embeddings.sqlite"
         cache.parent.mkdir(parents=True, exist_ok=True)
     return Embedder(cache_path=cache)
 
@@ -318,7 +321,7 @@ def _serve_command(main: click.Group) -> None:
         "--production",
         is_flag=True,
         envvar="IMR_SEARCH_PRODUCTION",
-        help="Serve with waitress, a production WSGI server, instead of Werkzeug's development "
+        help="Serve with granian, a production HTTP server, instead of Werkzeug's development "
         "server [env IMR_SEARCH_PRODUCTION].",
     )
     @click.option(
@@ -345,9 +348,6 @@ def _serve_command(main: click.Group) -> None:
         show_default=True,
         help="On an empty index, first index the bundled sample letters.",
     )
-    @click.option("--listen-fd", type=int, default=None, hidden=True)
-    @click.option("--balance-fd", type=int, default=None, hidden=True)
-    @click.option("--worker-slot", type=int, default=0, hidden=True)
     @click.pass_context
     def serve(
         ctx: click.Context,
@@ -357,86 +357,56 @@ def _serve_command(main: click.Group) -> None:
         threads: int | None,
         workers: int,
         samples: bool,
-        listen_fd: int | None,
-        balance_fd: int | None,
-        worker_slot: int,
     ) -> None:
         """Run the web app (search, letters, statistics, export, JSON API).
 
         If the back end cannot be reached the app starts all the same: its pages answer 503
         until the back end is back, and /healthz says so.
         """
-        from webapp import create_app
-
-        from .memory import collect_rarely
-        from .serving import Balance, listen, run_workers, serve_app
-        from .threads import one_thread_per_call
+        from .serving import check_port, run_server, web_app
 
         if workers > 1 and not production:
             raise click.UsageError("--workers needs --production")
-        one_thread_per_call()
-        collect_rarely()
         store = _store(ctx)
         # 32 clients on 100k chunks, two processes (bench/load.sh, BENCHMARKS.md): 8 threads
         # 105-119 requests/s; 1 and 2 threads 125-151 in 30 s runs, 136-137 in 60 s runs. Two
         # keep a slow request (an export) from holding up the rest of its process's queue.
         threads = threads or (2 if store.name == "embedded" else 8)
-        if listen_fd is None:
+        try:
+            empty = store.counts()[0] == 0
+        except StoreUnavailable as exc:
+            click.echo(f"warning: {exc}; serving anyway (503 until it answers)", err=True)
+            empty = False
+        if empty and samples:
+            sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
+            click.echo(f"The index is empty: indexing the sample letters in {sample_dir} first.")
+            summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
+            click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
+        if production:
             try:
-                empty = store.counts()[0] == 0
-            except StoreUnavailable as exc:
-                click.echo(f"warning: {exc}; serving anyway (503 until it answers)", err=True)
-                empty = False
-            if empty and samples:
-                sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
-                click.echo(
-                    f"The index is empty: indexing the sample letters in {sample_dir} first."
-                )
-                summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
-                click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
-        if production and workers > 1:
-            try:
-                sock = listen(host, port)
+                check_port(host, port)
             except OSError as exc:
                 raise click.ClickException(
                     f"cannot listen on {host}:{port}: {exc.strerror or exc}"
                 ) from None
+            store.close()  # each worker process opens its own
+            processes = f"{workers} processes of " if workers > 1 else ""
             click.echo(
-                f"Serving on http://{host}:{port}/ ({store.name} back end, waitress, "
-                f"{workers} processes of {threads} threads); Ctrl-C stops."
+                f"Serving on http://{host}:{port}/ ({store.name} back end, granian, "
+                f"{processes}{threads} threads); Ctrl-C stops."
             )
-            command = [sys.executable, "-m", "indexer.cli"]
-            for name in ("backend", "data_dir"):
-                if ctx.obj.get(name):
-                    command += [f"--{name.replace('_', '-')}", str(ctx.obj[name])]
-            command += ["serve", "--production", "--threads", str(threads), "--no-samples"]
-            sys.exit(run_workers(command, sock, workers))
-        service = SearchService(store, lambda: _embedder(ctx, store))
-        app = create_app({"SERVICE": service})
-        threading.Thread(target=_warm_up, args=(service,), daemon=True).start()
+            run_server(
+                host, port, workers, threads, ctx.obj.get("backend"), ctx.obj.get("data_dir")
+            )
+            return
+        app = web_app(ctx.obj.get("backend"), ctx.obj.get("data_dir"), store)
         # `docker stop` sends SIGTERM, which a process running as PID 1 would otherwise ignore.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        if listen_fd is not None:  # one of several server processes
-            balance = Balance(balance_fd, worker_slot) if balance_fd is not None else None
-            serve_app(app, threads, fd=listen_fd, balance=balance)
-            return
-        server = f"waitress, {threads} threads" if production else "development server"
         click.echo(
-            f"Serving on http://{host}:{port}/ ({store.name} back end, {server}); Ctrl-C stops."
+            f"Serving on http://{host}:{port}/ ({store.name} back end, development server); "
+            "Ctrl-C stops."
         )
-        if not production:
-            app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
-            return
-        serve_app(app, threads, host=host, port=port)
-
-
-def _warm_up(service: SearchService) -> None:
-    """Load the model and the index's columns now, not on the first searches."""
-    service.embedder  # noqa: B018 - loads the model
-    prepare = getattr(service.store, "prepare", None)
-    if prepare is not None:
-        with contextlib.suppress(Exception):  # a store that is down is reported by its pages
-            prepare()
+        app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
 
 
 def _index_into(

@@ -284,7 +284,7 @@ class SearchService:
         # are made while the text index ranks: the embedded store's counting loops run outside
         # the interpreter lock, tantivy's ranking inside it.
         known = self._scope_before_ranking(request, parsed, long_text, filters)
-        # One thread per server thread at most (waitress runs 2 to 8 a process, 16 if told);
+        # One thread per server thread at most (`serve` runs 2 to 8 a process, 16 if told);
         # on a busy server, in this thread after ranking.
         counting = (
             shared_pool("imr-counts", 16).submit(self._counts, request, *known)

@@ -1,186 +1,201 @@
-"""The production server: waitress, in one process or in several sharing one listening socket.
+"""The production server: granian, with one or more worker processes on one listening socket.
 
-One Python process serves one request's Python at a time (the interpreter lock), so on a machine
-with several cores `serve --production --workers N` starts N server processes on one listening
-socket that the parent binds. Each worker is a fresh interpreter (not a fork) that opens the index
-itself: the index's libraries hold threads and locks that a forked child must not inherit. The
-parent restarts a worker that dies and stops them all on SIGTERM or Ctrl-C.
+granian parses requests and writes responses in Rust, outside the interpreter lock, and runs the
+WSGI app on a few Python threads per process. On the 100k-chunk load test it used 11.3-12.5 ms
+of CPU per request where waitress (the server before it) used 14.4, and answered 157-174
+requests/s against 137 (BENCHMARKS.md).
 
-The workers take connections least-loaded first. Waitress accepts eagerly, so on a shared socket
-whichever worker woke first took most of a burst (measured: 26 of 32 keep-alive connections on
-one worker, 6 on the other); one socket per worker (SO_REUSEPORT) spread them by a hash of the
-client's address, still unevenly (8/24, 14/18, 12/20). So each worker publishes its open
-connections in a table the parent shares with all of them (`Balance`), and listens for new ones
-only while no live worker has fewer.
+One Python process runs one request's Python at a time (the interpreter lock), so on a machine
+with several cores `serve --production --workers N` runs N worker processes. Each is a fresh
+interpreter (spawned, not forked) that builds the app itself (`worker_app`) from the options
+`serve` was given: the index's libraries hold threads and locks that a forked child must not
+inherit. granian replaces a worker that dies (and stops if one keeps dying as it starts), and
+stops them all on SIGTERM or Ctrl-C.
 """
 
 from __future__ import annotations
 
-import mmap
+import contextlib
+import json
+import multiprocessing
 import os
-import signal
+import shutil
 import socket
-import subprocess
-import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-#: A worker that dies sooner than this after its start is not restarted (it would die again).
-_MIN_LIFETIME = 10.0
+#: The environment variable that hands `serve`'s options to the worker processes.
+_OPTIONS = "IMR_SEARCH_SERVER_OPTIONS"
 
 
-def serve_app(
-    app: Any,
-    threads: int,
-    host: str = "",
-    port: int = 0,
-    fd: int | None = None,
-    balance: Balance | None = None,
+def check_port(host: str, port: int) -> None:
+    """Raise OSError (say, address in use) if host:port cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1)
+
+
+def run_server(
+    host: str, port: int, workers: int, threads: int, backend: str | None, data_dir: str | None
 ) -> None:
-    """Serve `app` with waitress on host:port, or on the listening socket `fd` given by a parent
-    (taking connections in turn with the other workers of `balance`)."""
-    import logging
-
-    import waitress
-    from waitress.server import BaseWSGIServer
-
-    logging.basicConfig()  # waitress logs its warnings, as `waitress.serve` would set up
-
-    where: dict[str, Any] = {"host": host, "port": port}
-    if fd is not None:
-        where = {"sockets": [socket.socket(fileno=fd)]}
-    server = waitress.create_server(
-        app,
-        threads=threads,
-        # Bodies and headers are refused by the server before they reach the app; the header
-        # limit leaves room for the app's own, readable, 414 on a long address.
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-        max_request_header_size=app.config["MAX_URL_LENGTH"] + 32 * 1024,
-        **where,
+    """Serve the web app with granian until SIGTERM or Ctrl-C: `workers` processes of
+    `threads` threads, each opening the store of `backend` and `data_dir` itself."""
+    # Several workers balance their connections through counts in a shared directory.
+    balance_dir = tempfile.mkdtemp(prefix="imr-search-workers-") if workers > 1 else None
+    os.environ[_OPTIONS] = json.dumps(
+        {"backend": backend, "data_dir": data_dir, "balance_dir": balance_dir, "port": port}
     )
-    if balance is not None:
-        for listener in list(server._map.values()):
-            if isinstance(listener, BaseWSGIServer):
-                balance.gate(listener)
-    server.print_listen("Serving on http://{}:{}")
-    server.run()
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        _granian(host, port, workers, threads).serve()
+    finally:
+        if balance_dir is not None:
+            shutil.rmtree(balance_dir, ignore_errors=True)
 
 
-#: A worker that has not published its connections for this long (starting, or dead) is left out.
+def _granian(host: str, port: int, workers: int, threads: int) -> Any:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    return Granian(
+        "indexer.serving:worker_app",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        respawn_failed_workers=True,
+        # HTTP/1.1 only, as browsers and proxies speak to an app server; no websockets here.
+        http="1",
+        websockets=False,
+    )
+
+
+def worker_app() -> Any:
+    """Build the web app in a worker process, with the store `run_server` was given."""
+    options = json.loads(os.environ[_OPTIONS])
+    app = web_app(options["backend"], options["data_dir"])
+    if options.get("balance_dir"):
+        app.wsgi_app = Shedding(app.wsgi_app, options["balance_dir"], options["port"])
+    return app
+
+
+def web_app(backend: str | None, data_dir: str | None, store: Any = None) -> Any:
+    """Return the web app over `store` (or the store of `backend` and `data_dir`), set up for
+    serving: libraries' thread pools kept to the calling thread, the collector tuned, and the
+    model and the index loading in the background."""
+    from webapp import create_app
+
+    from .commands import open_embedder
+    from .memory import collect_rarely
+    from .search import SearchService
+    from .stores import open_store
+    from .threads import one_thread_per_call
+
+    one_thread_per_call()
+    collect_rarely()
+    store = store or open_store(backend, data_dir)
+    service = SearchService(store, lambda: open_embedder(store, data_dir))
+    app = create_app({"SERVICE": service})
+    threading.Thread(target=warm_up, args=(service,), daemon=True).start()
+    return app
+
+
+def warm_up(service: Any) -> None:
+    """Load the model and the index's columns now, not on the first searches."""
+    service.embedder  # noqa: B018 - loads the model
+    prepare = getattr(service.store, "prepare", None)
+    if prepare is not None:
+        with contextlib.suppress(Exception):  # a store that is down is reported by its pages
+            prepare()
+
+
+# -- balancing keep-alive connections between worker processes ------------------------------
+
+#: How often a worker counts its connections and reads the others' counts (seconds).
+_RECOUNT = 0.2
+#: A worker whose count has not been written for this long (starting, or dead) is left out.
 _STALE = 3.0
 
 
-class Balance:
-    """Least-connections accepting among worker processes: a table, in memory the parent shares
-    with its workers, of each worker's open connections and when it last published them."""
-
-    def __init__(self, fd: int, slot: int) -> None:
-        """Map the table in file `fd` (made by `Balance.create`); this worker writes row `slot`."""
-        self.slot = slot
-        self._mmap = mmap.mmap(fd, os.fstat(fd).st_size)
-        # (connections, time.monotonic() when published) per worker. Aligned 8-byte stores are
-        # whole on the machines we run on; a stale read only misplaces one connection.
-        self.table = np.frombuffer(self._mmap, dtype=np.float64).reshape(-1, 2)
-
-    @staticmethod
-    def create(workers: int) -> int:
-        """Return the descriptor of a zeroed table for `workers` workers, for them to inherit."""
-        fd = os.memfd_create("imr-search-workers", 0)
-        os.ftruncate(fd, workers * 16)
-        return fd
-
-    def should_accept(self, mine: int, now: float) -> bool:
-        """Publish this worker's `mine` open connections at `now`; return whether no live worker
-        has fewer, so that this one should take the next."""
-        self.table[self.slot] = (mine, now)
-        live = now - self.table[:, 1] < _STALE
-        live[self.slot] = False
-        return bool(not live.any() or mine <= self.table[live, 0].min())
-
-    def gate(self, listener: Any) -> None:
-        """Make waitress's `listener` listen only while `should_accept` says so."""
-        from waitress.channel import HTTPChannel
-
-        readable = listener.readable  # waitress's own check: maintenance, connection limit
-
-        def balanced() -> bool:
-            # Asked on every turn of waitress's loop, at least once a second.
-            ready = readable()
-            mine = sum(isinstance(c, HTTPChannel) for c in listener._map.values())
-            return self.should_accept(mine, time.monotonic()) and ready
-
-        listener.readable = balanced
+def should_shed(mine: int, others: list[tuple[int, float]], now: float) -> bool:
+    """Whether a worker with `mine` open connections should close one, given the other
+    workers' (connections, when counted): yes while a live one has two or more fewer."""
+    live = [count for count, when in others if now - when < _STALE]
+    return bool(live) and mine >= min(live) + 2
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """Bind and listen on host:port, as waitress would, in a socket child processes inherit."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def run_workers(command: list[str], sock: socket.socket, workers: int) -> int:
-    """Run `workers` copies of `command` on `sock` (given `--listen-fd`, `--balance-fd` and
-    `--worker-slot`) until told to stop."""
-    table = Balance.create(workers)
-    stopping = False
-
-    def start(slot: int) -> tuple[subprocess.Popen, float]:
-        argv = [*command, "--listen-fd", str(sock.fileno())]
-        argv += ["--balance-fd", str(table), "--worker-slot", str(slot)]
-        proc = subprocess.Popen(argv, pass_fds=(sock.fileno(), table))
-        return proc, time.monotonic()
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    procs = [start(i) for i in range(workers)]
-    code = 0
-    try:
-        while not stopping:
-            time.sleep(0.2)
-            for i, (proc, started) in enumerate(procs):
-                if proc.poll() is None:
-                    continue
-                if time.monotonic() - started < _MIN_LIFETIME:
-                    print(
-                        f"error: server process {proc.pid} exited with code {proc.returncode} "
-                        "right after it started; stopping",
-                        file=sys.stderr,
-                    )
-                    stopping, code = True, 1
-                    break
-                print(
-                    f"warning: server process {proc.pid} exited with code {proc.returncode}; "
-                    "starting another",
-                    file=sys.stderr,
+def open_connections(port: int) -> int:
+    """Count this process's TCP connections accepted on local `port`."""
+    # By its descriptors, not /proc/net/tcp: reading that walks the kernel's whole connection
+    # table, 5.6 ms here however few connections there are.
+    count = 0
+    for fd in os.scandir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if not os.readlink(fd.path).startswith("socket:"):
+                continue
+            with socket.socket(fileno=os.dup(int(fd.name))) as sock:
+                count += (
+                    sock.family in (socket.AF_INET, socket.AF_INET6)
+                    and sock.type == socket.SOCK_STREAM
+                    and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                    and sock.getsockname()[1] == port
                 )
-                # Its row is left out at once, not after going stale: a dead worker's count
-                # could hold the others back from accepting.
-                os.pwrite(table, bytes(16), i * 16)
-                procs[i] = start(i)
-    finally:
-        for proc, _ in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc, _ in procs:
+    return count
+
+
+class Shedding:
+    """WSGI middleware that keeps worker processes' keep-alive connections even.
+
+    The kernel hands each new connection to a worker by a hash of its addresses, so 32 clients
+    that keep their connections open land unevenly (11 and 21 in a run), and the busier worker's
+    clients wait twice as long. Each worker counts its connections every `_RECOUNT` seconds and
+    writes the count to a file in a directory all workers share; while another live worker has
+    two or more fewer, it answers one request a count with `Connection: close`. The client
+    reconnects, and the kernel places the new connection afresh.
+    """
+
+    def __init__(self, app: Any, directory: str, port: int) -> None:
+        """Wrap `app`; counts go to `directory`, one file per worker process."""
+        self.app, self.directory, self.port = app, Path(directory), port
+        self._mine = self.directory / str(os.getpid())
+        self._due = False
+        threading.Thread(target=self._recount_forever, daemon=True).start()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        """Serve a request; close its connection after it if this worker has too many."""
+        if not self._due:
+            return self.app(environ, start_response)
+        self._due = False  # one a count: the next count sees where the client went
+
+        def closing(status: str, headers: list, exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("Connection", "close")], exc_info)
+
+        return self.app(environ, closing)
+
+    def _recount_forever(self) -> None:
+        while True:
+            time.sleep(_RECOUNT)
             try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        sock.close()
-        os.close(table)
-    return code
+                self._recount()
+            except OSError:
+                self._due = False  # the directory is gone (shutting down): stop balancing
+
+    def _recount(self) -> None:
+        mine, now = open_connections(self.port), time.time()
+        tmp = self._mine.with_suffix(".tmp")
+        tmp.write_text(f"{mine} {now}")
+        os.replace(tmp, self._mine)
+        others = []
+        for entry in os.scandir(self.directory):
+            if entry.name.isdigit() and entry.path != str(self._mine):
+                with contextlib.suppress(OSError, ValueError):
+                    count, when = Path(entry.path).read_text().split()
+                    others.append((int(count), float(when)))
+        self._due = should_shed(mine, others, now)
