@@ -1394,3 +1394,26 @@ def test_the_all_values_link_loads_the_rest_of_a_facet_into_its_list(client, web
         v.value for v in values[8:]
     ]
     assert get(client, "/facets/patient_age?q=mri", status=404).status_code == 404
+
+
+def test_json_is_encoded_by_orjson_as_flask_would_write_it(app):
+    import datetime as dt
+    from dataclasses import dataclass
+
+    @dataclass
+    class Point:
+        x: int
+
+    with app.app_context():
+        from flask import json
+
+        # Keys in the order given (not sorted), compact, UTF-8 rather than \u escapes; dates and
+        # dataclasses as Flask's own provider writes them; integer keys as strings.
+        assert (
+            json.dumps({"b": 1, "a": [1.5, None, True], "é": "naïve", 3: "x"})
+            == '{"b":1,"a":[1.5,null,true],"é":"naïve","3":"x"}'
+        )
+        assert json.dumps({"d": dt.date(2020, 1, 2), "p": Point(2)}) == (
+            '{"d":"Thu, 02 Jan 2020 00:00:00 GMT","p":{"x":2}}'
+        )
+        assert json.dumps({"b": 1, "a": 2}, indent=2) == '{\n  "b": 1,\n  "a": 2\n}'

@@ -9,6 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.routing import Map
 
 from .errors import register_error_handlers
+from .json import OrjsonProvider
 from .presenters import facet_items
 from .service import build_service
 
@@ -23,6 +24,7 @@ class _Map(Map):
 
 class _Flask(Flask):
     url_map_class = _Map
+    json_provider_class = OrjsonProvider
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
