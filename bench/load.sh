@@ -9,7 +9,8 @@
 # then 32 concurrent clients, for SECONDS each (default 60), wrk requests a mix of what users do:
 # hybrid, keyword and semantic searches (full pages and htmx partials), facet filters, the JSON
 # API, letter pages (each with the similar cases htmx loads after it) and statistics. It prints
-# requests/s, p50/p95/p99 latency and errors.
+# requests/s, p50/p95/p99 latency and errors, and the CPU time the server's processes spent per
+# request (a steadier figure than requests/s on a machine whose speed drifts).
 # Needs wrk (Debian: apt-get install wrk).
 set -euo pipefail
 DATA_DIR=${1:?usage: bench/load.sh DATA_DIR [SECONDS] [PORT]}
@@ -21,7 +22,7 @@ PY=${PYTHON:-$HERE/../.venv/bin/python}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
 URLS=$(mktemp)
-trap 'rm -f "$URLS"; [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true' EXIT
+trap 'rm -f "$URLS" "$URLS.out"; [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true' EXIT
 "$PY" "$HERE/load_urls.py" "$DATA_DIR" > "$URLS"
 echo "$(wc -l < "$URLS") distinct URLs"
 
@@ -48,8 +49,30 @@ done
 
 "$PY" -c "import platform, os; print(f'machine: {os.cpu_count()} cores, Python {platform.python_version()}')"
 echo "server: $WORKERS processes of $THREADS threads"
+# CPU time (user + system, in clock ticks) of the server and every process under it.
+server_ticks() {
+  local total=0 pids=$SERVER next pid
+  while [ -n "$pids" ]; do
+    next=""
+    for pid in $pids; do
+      [ -r "/proc/$pid/stat" ] || continue
+      set -- $(sed 's/.*) //' "/proc/$pid/stat")
+      total=$((total + ${12} + ${13}))
+      next="$next $(pgrep -P "$pid" | tr '\n' ' ')"
+    done
+    pids=$(echo $next)
+  done
+  echo "$total"
+}
+TICK=$(getconf CLK_TCK)
 for clients in ${CLIENTS:-8 32}; do
   echo "== $clients concurrent clients, ${SECONDS_EACH}s"
+  before=$(server_ticks)
   LOAD_URLS=$URLS wrk -t 2 -c "$clients" -d "${SECONDS_EACH}s" --timeout 10s \
-    -s "$HERE/load.lua" "http://127.0.0.1:$PORT" | tail -n 1
+    -s "$HERE/load.lua" "http://127.0.0.1:$PORT" > "$URLS.out"
+  after=$(server_ticks)
+  tail -n 1 "$URLS.out"
+  requests=$(sed -n 's/^requests \([0-9]*\) .*/\1/p' "$URLS.out")
+  awk -v t=$((after - before)) -v hz="$TICK" -v n="$requests" \
+    'BEGIN { printf "server CPU per request: %.1f ms\n", t / hz * 1000 / n }'
 done
