@@ -1,9 +1,9 @@
-"""The production server: granian, with one or more worker processes on one listening socket.
+"""The production server: granian, with one or more worker processes serving one port.
 
 granian parses requests and writes responses in Rust, outside the interpreter lock, and runs the
-WSGI app on a few Python threads per process. On the 100k-chunk load test it used 11.3-12.5 ms
-of CPU per request where waitress (the server before it) used 14.4, and answered 157-174
-requests/s against 137 (BENCHMARKS.md).
+WSGI app on a few Python threads per process. On the 100k-chunk load test, run alternately with
+waitress (the server before it), it used 10.9-13.5 ms of CPU per request against 13.3-14.7
+(BENCHMARKS.md).
 
 One Python process runs one request's Python at a time (the interpreter lock), so on a machine
 with several cores `serve --production --workers N` runs N worker processes. Each is a fresh

@@ -103,9 +103,6 @@ def test_web_app_serves_from_elasticsearch_once_the_samples_are_loaded():
         "threads": None,  # from IMR_SEARCH_THREADS, set in its environment (the next test)
         "workers": 2,  # Elasticsearch holds the index: a second process costs only the model
         "samples": False,
-        "listen_fd": None,
-        "balance_fd": None,
-        "worker_slot": 0,
     }
     assert web["ports"] == ["127.0.0.1:8000:8000"]
     assert web["environment"] == {
@@ -159,8 +156,5 @@ def test_image_runs_the_production_web_server_by_default():
         "threads": None,  # decided by the back end: 2 embedded, 8 Elasticsearch
         "workers": 1,
         "samples": True,
-        "listen_fd": None,
-        "balance_fd": None,
-        "worker_slot": 0,
     }
     assert "EXPOSE 8000" in DOCKERFILE and "IMR_SEARCH_DATA_DIR=/data" in DOCKERFILE
