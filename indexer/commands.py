@@ -27,20 +27,9 @@ def _store(ctx: click.Context) -> Store:
 
 
 def _embedder(ctx: click.Context, store: Store):
+    from .embedder import open_embedder
+
     return open_embedder(store, ctx.obj.get("data_dir"))
-
-
-def open_embedder(store: Store, data_dir_option: str | None):
-    """Load the embedding model, its vector cache beside the index (or in the data directory)."""
-    from .embedder import Embedder
-    from .stores import data_dir
-
-    if getattr(store, "name", "") == "embedded":
-        cache = Path(store.root) / "embeddings.sqlite"
-    else:
-        cache = data_dir(data_dir_option) / "embeddings.sqlite"
-        cache.parent.mkdir(parents=True, exist_ok=True)
-    return Embedder(cache_path=cache)
 
 
 def _service(ctx: click.Context) -> SearchService:
@@ -368,9 +357,10 @@ def _serve_command(main: click.Group) -> None:
         if workers > 1 and not production:
             raise click.UsageError("--workers needs --production")
         store = _store(ctx)
-        # 32 clients on 100k chunks, two processes (bench/load.sh, BENCHMARKS.md): 8 threads
-        # 105-119 requests/s; 1 and 2 threads 125-151 in 30 s runs, 136-137 in 60 s runs. Two
-        # keep a slow request (an export) from holding up the rest of its process's queue.
+        # 32 clients on 100k chunks, two processes (bench/load.sh, BENCHMARKS.md): under waitress
+        # 8 threads answered 105-119 requests/s, 2 threads 125-151; under granian 1 thread is a
+        # few percent cheaper than 2. Two keep a slow request (an export) from holding up the
+        # rest of its process's queue.
         threads = threads or (2 if store.name == "embedded" else 8)
         try:
             empty = store.counts()[0] == 0

@@ -361,3 +361,16 @@ class Embedder:
     def __exit__(self, *exc_info: object) -> None:
         """Close the disk cache."""
         self.close()
+
+
+def open_embedder(store: Any, data_dir_option: str | None) -> Embedder:
+    """Load the embedding model for `store`, its vector cache beside an embedded index (or in
+    the data directory `data_dir_option` names)."""
+    from .stores import data_dir
+
+    if getattr(store, "name", "") == "embedded":
+        cache = Path(store.root) / "embeddings.sqlite"
+    else:
+        cache = data_dir(data_dir_option) / "embeddings.sqlite"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    return Embedder(cache_path=cache)

@@ -1,4 +1,5 @@
-"""The production server: granian, with one or more worker processes serving one port.
+"""Serving the web app: the app as a server runs it (`web_app`), and the production server,
+granian, with one or more worker processes serving one port.
 
 granian parses requests and writes responses in Rust, outside the interpreter lock, and runs the
 WSGI app on a few Python threads per process. On the 100k-chunk load test, run alternately with
@@ -92,7 +93,7 @@ def web_app(backend: str | None, data_dir: str | None, store: Any = None) -> Any
     model and the index loading in the background."""
     from webapp import create_app
 
-    from .commands import open_embedder
+    from .embedder import open_embedder
     from .memory import collect_rarely
     from .search import SearchService
     from .stores import open_store
@@ -100,7 +101,8 @@ def web_app(backend: str | None, data_dir: str | None, store: Any = None) -> Any
 
     one_thread_per_call()
     collect_rarely()
-    store = store or open_store(backend, data_dir)
+    if store is None:
+        store = open_store(backend, data_dir)
     service = SearchService(store, lambda: open_embedder(store, data_dir))
     app = create_app({"SERVICE": service})
     threading.Thread(target=warm_up, args=(service,), daemon=True).start()
