@@ -366,6 +366,23 @@ def test_unknown_parameter_message_lists_what_a_search_takes(app):
     )
 
 
+def test_link_trackers_parameters_are_ignored_not_400s(app):
+    client = app.test_client()
+    plain = client.get("/api/search?q=valium&decision=upheld").get_json()
+    tracked = client.get(
+        "/api/search?q=valium&decision=upheld&utm_source=newsletter&utm_medium=email"
+        "&fbclid=IwAR0x&gclid=Cj0K"
+    ).get_json()
+    assert tracked["total"] == plain["total"] == 5
+    assert [h["letter_id"] for h in tracked["hits"]] == [h["letter_id"] for h in plain["hits"]]
+    page = client.get("/?q=valium&decision=upheld&utm_campaign=dec&mc_eid=abc")
+    assert page.status_code == 200
+    # The page's own links (facet toggles, pages) do not carry the trackers on.
+    assert "utm_campaign" not in page.text and "mc_eid" not in page.text
+    # A parameter that merely resembles one is still a 400 that names it.
+    assert client.get("/api/search?q=valium&utmsource=x").status_code == 400
+
+
 def test_stats_takes_by_and_facets_take_none(app):
     client = app.test_client()
     assert client.get("/api/stats?by=decision&q=valium").status_code == 200

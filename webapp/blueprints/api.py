@@ -26,10 +26,24 @@ SEARCH_PARAMS = (
 )
 
 
+#: What mail, social and advertising tools append to the links they pass on.
+TRACKING_PARAMS = ("fbclid", "gclid", "msclkid", "mc_cid", "mc_eid", "_ga", "_gl")
+
+
+def is_tracking(name: str) -> bool:
+    """Whether a query parameter is a link tracker's (`utm_source`, `fbclid`...), not ours."""
+    return name.startswith("utm_") or name in TRACKING_PARAMS
+
+
 def search_params(extra: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """The request's query string for `SearchRequest.from_params`; a parameter it does not
-    know (a misspelt facet, say) is a 400 that names it, not a filter silently dropped."""
-    params = request.args.to_dict(flat=False)
+    know (a misspelt facet, say) is a 400 that names it, not a filter silently dropped.
+    Link trackers' parameters are dropped: a shared link must not break on them."""
+    params = {
+        name: values
+        for name, values in request.args.to_dict(flat=False).items()
+        if not is_tracking(name)
+    }
     known = {*SEARCH_PARAMS, *facet_names(), *extra}
     for name in params:
         if name not in known:
