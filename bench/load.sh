@@ -47,7 +47,7 @@ for _ in $(seq 1 "$WORKERS"); do
   done < "$URLS"
 done
 
-# The interpreter's build matters here (BENCHMARKS.md: an optimised CPython used 10-20% less CPU).
+# The interpreter's build matters here (BENCHMARKS.md, "The interpreter": about 13% of the CPU).
 "$PY" -c "import platform, os, sys; print(f'machine: {os.cpu_count()} cores, Python {platform.python_version()} ({os.path.realpath(sys.base_prefix)}, {platform.python_build()[1]})')"
 echo "server: $WORKERS processes of $THREADS threads"
 # CPU time (user + system, in clock ticks) of the server and every process under it.
