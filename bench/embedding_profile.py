@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import sys
 import tempfile
 import time
@@ -26,9 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
+# bench.indexing also keeps Hugging Face offline (HF_HUB_OFFLINE) before anything loads a model.
 from bench.indexing import LONG_CHUNK, print_machine, read_chunks  # noqa: E402
 
 #: onnxruntime's fused BERT operators, and what each of them computes.

@@ -16,7 +16,6 @@ Nothing here runs in the test suite.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -26,9 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
+# bench.indexing also keeps Hugging Face offline (HF_HUB_OFFLINE) before anything loads a model.
 from bench.indexing import LONG_CHUNK, interleaved, print_machine, read_chunks  # noqa: E402
 
 
