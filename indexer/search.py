@@ -534,19 +534,29 @@ class SearchService:
 
     def stats(self, request: SearchRequest, by: str) -> list[StatsRow]:
         """Upheld/overturned item counts per value of `by` over the request's results."""
-        if by not in (*facet_names(), "decision_month"):
-            raise SearchError(
-                f"cannot group by {by!r} (expected one of {', '.join(facet_names())})"
-            )
+        return self.stats_by(request, [by])[by]
+
+    def stats_by(self, request: SearchRequest, groupings: list[str]) -> dict[str, list[StatsRow]]:
+        """`stats` for several groupings of one search, which is ranked once for all of them."""
+        for by in groupings:
+            if by not in (*facet_names(), "decision_month"):
+                raise SearchError(
+                    f"cannot group by {by!r} (expected one of {', '.join(facet_names())})"
+                )
         filters = request.store_filters()
         parsed, long_text = self._parse(request.q)
         if request.q:
             _, query, filters = self._rank(request, parsed, long_text, filters)
         else:
             query = None
-        counts = self.store.stats(query, filters, by)
-        rows = [StatsRow(v, c.get("upheld", 0), c.get("overturned", 0)) for v, c in counts.items()]
-        return sorted(rows, key=lambda r: (-r.total, r.value))
+        out = {}
+        for by in groupings:
+            counts = self.store.stats(query, filters, by)
+            rows = [
+                StatsRow(v, c.get("upheld", 0), c.get("overturned", 0)) for v, c in counts.items()
+            ]
+            out[by] = sorted(rows, key=lambda r: (-r.total, r.value))
+        return out
 
     def export_items(self, request: SearchRequest, limit: int) -> list[dict[str, Any]]:
         """Return the items matching a search, best first (by date when sorted newest)."""

@@ -352,3 +352,33 @@ def test_a_busy_machine_counts_in_the_searchs_own_thread_with_the_same_result(
     in_thread = summary(search(service, **params))
     assert in_thread == on_pools
     assert in_thread[0] > 0
+
+
+def test_stats_for_several_groupings_rank_the_search_once(service, monkeypatch):
+    request = SearchRequest.from_params({"q": "lumbar mri"})
+    rankings = []
+    keyword = service.store.keyword
+    monkeypatch.setattr(
+        service.store, "keyword", lambda *a, **kw: rankings.append(a) or keyword(*a, **kw)
+    )
+    tables = service.stats_by(request, ["decision", "treatment_category"])
+    assert len(rankings) == 1
+    assert {r.value: (r.upheld, r.overturned) for r in tables["decision"]} == {
+        "upheld": (74, 0),
+        "overturned": (0, 9),
+    }
+    assert {r.value: (r.upheld, r.overturned) for r in tables["treatment_category"]} == {
+        "imaging": (26, 3),
+        "therapy": (16, 1),
+        "medication": (13, 0),
+        "procedure": (8, 4),
+        "equipment": (7, 0),
+        "other": (4, 1),
+    }
+    monkeypatch.undo()
+    assert tables == {
+        "decision": service.stats(request, "decision"),
+        "treatment_category": service.stats(request, "treatment_category"),
+    }
+    with pytest.raises(SearchError, match="cannot group by 'colour'"):
+        service.stats_by(request, ["decision", "colour"])

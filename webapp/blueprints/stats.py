@@ -26,8 +26,9 @@ def _by_and_request() -> tuple[str, SearchRequest]:
 def stats():
     """Upheld vs overturned per value of a facet, and decisions over time."""
     by, search_request = _by_and_request()
-    rows = service().stats(search_request, by)
-    timeline = service().stats(search_request, "decision_month")
+    # One ranking of the search for both tables (each `stats` call would rank it again).
+    tables = service().stats_by(search_request, [by, "decision_month"])
+    rows, timeline = tables[by], tables["decision_month"]
     query = presenters.search_url(search_request, "").lstrip("?")
     by_links = [
         presenters.Link(
