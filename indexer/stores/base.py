@@ -52,17 +52,18 @@ class PartialDoc(dict):
     instead of answering None.
     """
 
+    __slots__ = ()
+
     def get(self, key: str, default: Any = None) -> Any:
         """Return a ranking field's value, or raise for a field not loaded."""
-        if key not in self:
-            self.__missing__(key)
-        return super().get(key, default)
+        # Indexing calls `__missing__` for an absent key; a search calls this hundreds of times.
+        return self[key]
 
     def __missing__(self, key: str) -> Any:
         raise KeyError(f"{key!r} is not loaded: pass the hit to Store.complete() first")
 
 
-@dataclass
+@dataclass(slots=True)
 class ChunkHit:
     """A matching chunk: its ids, score, highlighted fragments (HTML, only <mark> unescaped)."""
 

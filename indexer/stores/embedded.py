@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from html import escape
@@ -579,35 +579,55 @@ class EmbeddedStore:
 
     def _match(self, query: ParsedQuery | None, filters: Filters, cols: Columns) -> _Match:
         """The chunks that match the query and filters (memoised: one search asks repeatedly)."""
-        key = (id(cols), repr(query), filters)
+        return self._memo(
+            (id(cols), repr(query), filters),
+            lambda: _Match(cols, self._match_mask(query, filters, cols)),
+        )
+
+    def _memo(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """The value cached under `key` (a recent match set or query mask), made if absent."""
         with self._load_lock:
             found = self._matches.get(key)
             if found is not None:
                 self._matches.move_to_end(key)
                 return found
-        match = _Match(cols, self._match_mask(query, filters, cols))
+        made = make()
         with self._load_lock:
-            self._matches[key] = match
+            self._matches[key] = made
             while len(self._matches) > _MATCH_CACHE_SIZE:
                 self._matches.popitem(last=False)
-        return match
+        return made
+
+    def _query_mask(self, query: ParsedQuery, cols: Columns) -> np.ndarray:
+        """The chunks the text query matches, whatever the filters (read-only, memoised: a
+        hybrid search's keyword side and its counting scope differ only in their filters)."""
+
+        def make() -> np.ndarray:
+            n = len(cols.rows)
+            mask = query_mask(query, cols.terms, n, analyze) if cols.terms is not None else None
+            if mask is None:  # a phrase: tantivy lists the matching chunks
+                mask = np.zeros(n, dtype=bool)
+                mask[cols.positions_of(self._text.all_rows(query))] = True
+            mask.flags.writeable = False
+            # Held with the columns: while cached, their id cannot name newer columns.
+            return cols, mask
+
+        return self._memo((id(cols), repr(query)), make)[1]
 
     def _match_mask(self, query: ParsedQuery | None, filters: Filters, cols: Columns) -> np.ndarray:
         n = len(cols.rows)
         allowed = cols.select_mask(filters)
         if query is None:
             return np.ones(n, dtype=bool) if allowed is None else allowed
-        mask = query_mask(query, cols.terms, n, analyze) if cols.terms is not None else None
-        if mask is None:  # a phrase: tantivy lists the matching chunks
-            mask = np.zeros(n, dtype=bool)
-            mask[cols.positions_of(self._text.all_rows(query))] = True
+        mask = self._query_mask(query, cols)
         if filters.also_chunk_ids:
+            mask = mask.copy()
             extra = [
                 cols.chunk_position[c] for c in filters.also_chunk_ids if c in cols.chunk_position
             ]
             mask[extra] = True
         if allowed is not None:
-            mask &= allowed
+            mask = mask & allowed
         return mask
 
     def _hits(self, cols: Columns, positions: list[int], scores: list[float]) -> list[ChunkHit]:
