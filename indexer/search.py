@@ -507,9 +507,9 @@ class SearchService:
                 raise SearchError(f"letter {letter_id} has no item {item}")
         filters = Filters(exclude_letter_ids=(letter_id,), section="item" if item else None)
         best: dict[str, ChunkHit] = {}
-        for chunk in chunks:
-            vector = np.asarray(chunk["embedding"], dtype=np.float32)
-            for hit in self.store.knn(vector, filters, k * 5, stored=True):
+        vectors = np.asarray([chunk["embedding"] for chunk in chunks], dtype=np.float32)
+        for hits in self.store.knn_many(vectors, filters, k * 5, stored=True):
+            for hit in hits:
                 key = hit.doc.get("item_id") if item else hit.letter_id
                 if key not in best or hit.score > best[key].score:
                     best[key] = hit

@@ -123,6 +123,32 @@ def test_broad_filter_still_returns_k_allowed_hits(tmp_path, hnsw_everywhere):
     assert found >= 95
 
 
+def test_searching_many_vectors_at_once_finds_what_searching_each_finds(tmp_path, hnsw_everywhere):
+    cols = _columns(4000)
+    allowed = np.ones(4000, dtype=bool)
+    allowed[::7] = False  # as similar cases exclude the source letter
+    search = VectorSearch(tmp_path / "v.usearch")
+    stored = cols.vectors[[5, 1200, 3999]]
+    queries = _queries(cols, 3)
+    for vecs, is_stored in ((stored, True), (queries, False)):
+        for mask in (None, allowed):
+            together = search.search_many(cols, vecs, 50, mask, stored=is_stored)
+            alone = [search.search(cols, v, 50, mask, stored=is_stored) for v in vecs]
+            assert len(together) == 3
+            for (pos, scores), (pos1, scores1) in zip(together, alone, strict=True):
+                assert len(pos) == 50
+                assert pos.tolist() == pos1.tolist()
+                np.testing.assert_array_equal(scores, scores1)
+                if mask is not None:
+                    assert allowed[pos].all()
+    # A filter that keeps few chunks: each is answered exactly, as `search` answers it.
+    few = np.zeros(4000, dtype=bool)
+    few[[3, 8, 13]] = True
+    assert [p.tolist() for p, _ in search.search_many(cols, queries, 10, few)] == [
+        search.search(cols, q, 10, few)[0].tolist() for q in queries
+    ]
+
+
 def test_graph_is_saved_and_reconciled_with_the_chunks(tmp_path, hnsw_everywhere):
     path = tmp_path / "v.usearch"
     cols = _columns(2000)

@@ -172,6 +172,11 @@ class Store(Protocol):
         """Return the `k` chunks nearest to `vector` among those the filters allow; `stored`
         says the vector is a stored chunk's own, which an index may search more narrowly."""
 
+    def knn_many(
+        self, vectors: np.ndarray, filters: Filters, k: int, stored: bool = False
+    ) -> list[list[ChunkHit]]:
+        """Return `knn` of each row of `vectors`, in order (one request where the index can)."""
+
     def highlight(self, query: ParsedQuery, hits: list[ChunkHit]) -> dict[str, list[str]]:
         """Return highlighted fragments of the hits' chunks for the query's words, by chunk id."""
 

@@ -19,7 +19,7 @@ import orjson
 
 from ..schema import DATE_FIELDS, TEXT_BOOSTS, facet_names
 from .analysis import analyze
-from .base import Filters, PartialDoc
+from .base import ChunkHit, Filters, PartialDoc
 from .counting import Groups, TermIndex
 from .kernels import count_positions
 
@@ -164,6 +164,10 @@ class Columns:
 
     def ranking_docs(self, positions: list[int]) -> list[PartialDoc]:
         """Return chunks' ranking fields (`RANKING_FIELDS`) from the columns, in order."""
+        return [h.doc for h in self.ranking_hits(positions, [0.0] * len(positions))]
+
+    def ranking_hits(self, positions: list[int], scores: list[float]) -> list[ChunkHit]:
+        """Return hits of the chunks at `positions` with `scores`, holding their ranking fields."""
         if not len(positions):
             return []
         at = np.asarray(positions, dtype=np.int64)
@@ -173,8 +177,9 @@ class Columns:
         dates = self._date_names()
         out = []
         # A search builds hundreds of these: one pass over plain lists, dates named once.
-        for position, letter, item, section, date, code, several in zip(
+        for position, score, letter, item, section, date, code, several in zip(
             at.tolist(),
+            scores,
             self.letter_index[at].tolist(),
             self.item_index[at].tolist(),
             self.section_code[at].tolist(),
@@ -184,6 +189,7 @@ class Columns:
             strict=True,
         ):
             letter_id = letter_ids[letter]
+            chunk_id = chunk_ids[position]
             if several:
                 decision = self.values_at("decision", position)
             else:
@@ -191,17 +197,16 @@ class Columns:
             date_name = dates.get(date)
             if date_name is None and date:
                 date_name = dates[date] = _iso_date(date)
-            out.append(
-                PartialDoc(
-                    chunk_id=chunk_ids[position],
-                    letter_id=letter_id,
-                    item_id=f"{letter_id}:item-{item}" if item else None,
-                    item_index=item or None,
-                    section=sections[section],
-                    decision=decision,
-                    decision_date=date_name,
-                )
+            doc = PartialDoc(
+                chunk_id=chunk_id,
+                letter_id=letter_id,
+                item_id=f"{letter_id}:item-{item}" if item else None,
+                item_index=item or None,
+                section=sections[section],
+                decision=decision,
+                decision_date=date_name,
             )
+            out.append(ChunkHit(chunk_id, letter_id, score, [], doc))
         return out
 
     def _date_names(self) -> dict[int, str]:

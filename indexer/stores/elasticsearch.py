@@ -1171,6 +1171,12 @@ class ElasticsearchStore:
             return []
         return [_hit(h, cosine_from_score(h.get("_score") or 0.0)) for h in resp["hits"]["hits"]]
 
+    def knn_many(
+        self, vectors: np.ndarray, filters: Filters, k: int, stored: bool = False
+    ) -> list[list[ChunkHit]]:
+        """Return `knn` of each row of `vectors`, in order."""
+        return [self.knn(vector, filters, k, stored) for vector in vectors]
+
     def highlight(self, query: ParsedQuery, hits: list[ChunkHit]) -> dict[str, list[str]]:
         """Return chunk_id -> highlighted fragments (HTML) of the query's words."""
         if not hits or not _has_words(query):

@@ -486,6 +486,25 @@ class EmbeddedStore:
         positions, scores = self._vectors.search(cols, vector, k, mask, stored)
         return self._hits(cols, positions.tolist(), scores.tolist())
 
+    def knn_many(
+        self, vectors: np.ndarray, filters: Filters, k: int, stored: bool = False
+    ) -> list[list[ChunkHit]]:
+        """`knn` for each row of `vectors`, in one pass over the vector index."""
+        cols = self._cols()
+        found = self._vectors.search_many(
+            cols, np.asarray(vectors, dtype=np.float32), k, cols.select_mask(filters), stored
+        )
+        hits = self._hits(
+            cols,
+            [p for positions, _ in found for p in positions.tolist()],
+            [s for _, scores in found for s in scores.tolist()],
+        )
+        out, start = [], 0
+        for positions, _ in found:
+            out.append(hits[start : start + len(positions)])
+            start += len(positions)
+        return out
+
     def complete(self, hits: list[ChunkHit]) -> None:
         """Read the whole documents of hits that hold only their ranking fields."""
         partial = [h for h in hits if isinstance(h.doc, PartialDoc)]
@@ -633,10 +652,7 @@ class EmbeddedStore:
     def _hits(self, cols: Columns, positions: list[int], scores: list[float]) -> list[ChunkHit]:
         # Ranking fields from the columns: reading and parsing hundreds of candidate documents
         # was a third of a search's time; `complete` reads the few that are shown.
-        return [
-            ChunkHit(doc["chunk_id"], doc["letter_id"], float(score), [], doc)
-            for doc, score in zip(cols.ranking_docs(positions), scores, strict=True)
-        ]
+        return cols.ranking_hits(positions, scores)
 
     def _docs_by_chunk_id(self, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Chunk documents by chunk id, in slices under SQLite's variable limit."""

@@ -160,6 +160,42 @@ class VectorSearch:
             ask *= 4
         return scan_top(cols, vector, k, _kept(allowed))
 
+    def search_many(
+        self,
+        cols: Columns,
+        vectors: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        stored: bool = False,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`search` for each row of `vectors`, the graph asked once for all of them (a letter's
+        similar cases search from each of its chunks)."""
+        n = len(cols.rows)
+        count = n if allowed is None else int(np.count_nonzero(allowed))
+        if len(vectors) < 2 or n < hnsw_min_chunks() or count <= EXACT_SUBSET:
+            return [self.search(cols, v, k, allowed, stored) for v in vectors]
+        graph = self.graph(cols)
+        want = min(k, count)
+        ask = max(want, _MIN_CANDIDATES)
+        if allowed is not None:
+            ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
+        ask = min(ask, n)
+        with self._search_lock:
+            graph.expansion_search = _EXPANSION_STORED if stored else _expansion_search(n)
+            matches = graph.search(vectors, ask, threads=1)
+        out = []
+        for vector, keys, found in zip(vectors, matches.keys, matches.counts, strict=True):
+            positions = _positions(cols, np.asarray(keys[:found], dtype=np.int64))
+            if allowed is not None:
+                positions = positions[allowed[positions]]
+            if len(positions) < want:  # too many filtered out: as `search` would go on
+                out.append(self.search(cols, vector, k, allowed, stored))
+                continue
+            scores = cols.vectors[positions] @ vector
+            order = np.lexsort((positions, -scores))[:want]
+            out.append((positions[order], scores[order]))
+        return out
+
     def graph(self, cols: Columns):
         """Return the HNSW graph holding exactly the columns' rows, loading or building it."""
         with self._lock:
