@@ -149,7 +149,7 @@ class LetterHit:
         return self.chunks[0].doc
 
 
-@dataclass
+@dataclass(slots=True)
 class FacetValue:
     """One value of a facet with its letter count and whether the user selected it."""
 

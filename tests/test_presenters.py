@@ -119,3 +119,25 @@ def test_facet_items_are_toggle_links_with_counts_and_escaped_text():
         '<span class="count">3</span></a></li>'
     )
     assert facet_items([]) == ""
+
+
+def test_toggle_urls_need_only_their_ampersands_escaped_in_an_attribute():
+    from markupsafe import escape
+
+    from webapp.presenters import _Toggles, _url_attribute
+
+    request = SearchRequest(
+        q='say "no" <b> & it\'s 50% off',
+        mode="semantic",
+        filters=(("treatment_name", ("a&b", '"q"')),),
+        decision_from="2020-01-01",
+        page=3,
+    )
+    toggles = _Toggles(request)
+    for value in ("a&b", "<x> 'y'", "upheld", "é & ü"):
+        url = toggles.url("treatment_name", value)
+        assert _url_attribute(url) == str(escape(url))
+    assert toggles.url("decision", "<x> 'y'") == (
+        "/?q=say+%22no%22+%3Cb%3E+%26+it%27s+50%25+off&mode=semantic&treatment_name=a%26b"
+        "&treatment_name=%22q%22&decision=%3Cx%3E+%27y%27&decision_from=2020-01-01"
+    )

@@ -172,13 +172,25 @@ def facet_items(links: list[Link]) -> Markup:
     """
     return Markup(
         "".join(
-            f'<li><a href="{escape(v.url)}"'
+            f'<li><a href="{_url_attribute(v.url)}"'
             f"{_PRESSED if v.selected else _NOT_PRESSED}>"
-            f'<span class="value">{escape(v.label)}</span> '
+            f'<span class="value">{_escaped(v.label)}</span> '
             f'<span class="count">{v.count}</span></a></li>'
             for v in links
         )
     )
+
+
+def _url_attribute(url: str) -> str:
+    """A URL of `_url`'s making as an attribute value: its pairs are percent-encoded, so only
+    the ampersands between them need escaping (a third of `escape`'s time, 500 links a page)."""
+    return url.replace("&", "&amp;")
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaped(text: str) -> str:
+    # Facet values recur on every page.
+    return str(escape(text))
 
 
 _PRESSED = ' class="selected" aria-pressed="true"'

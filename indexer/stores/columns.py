@@ -20,7 +20,7 @@ import orjson
 from ..schema import DATE_FIELDS, TEXT_BOOSTS, facet_names
 from .analysis import analyze
 from .base import ChunkHit, Filters, PartialDoc
-from .counting import Groups, TermIndex
+from .counting import Groups, TermIndex, name_ranks, ranked_counts
 from .kernels import count_positions
 
 #: Filter masks kept per columns (a mask is one byte per chunk: 1 MB at a million chunks).
@@ -237,6 +237,12 @@ class Columns:
         code = int(codes[position])
         return [values[code]] if code >= 0 else []
 
+    def _value_ranks(self, facet: str) -> np.ndarray:
+        cached = self._code_cache.get((facet, "ranks"))
+        if cached is None:
+            cached = self._code_cache[(facet, "ranks")] = name_ranks(self._value_names(facet))
+        return cached
+
     def _value_names(self, facet: str) -> list[str]:
         cached = self._code_cache.get((facet, "names"))
         if cached is None:
@@ -347,8 +353,7 @@ class Columns:
                 *self._multi_codes(facet),
                 width,
             )
-            found = {values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
-            return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+            return ranked_counts(values, self._value_ranks(facet), counts)
         single = positions[~multi[positions]]
         single = single[codes[single] >= 0]
         keys = [self.letter_index[single].astype(np.int64) * width + codes[single]]
@@ -365,8 +370,7 @@ class Columns:
             keys.append(owners * width + multi_codes[take])
         pairs = np.unique(np.concatenate(keys))
         counts = np.bincount(pairs % width, minlength=width)
-        found = {values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
-        return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+        return ranked_counts(values, self._value_ranks(facet), counts)
 
     def _multi_codes(self, facet: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The positions with several values of `facet`, ascending, and each one's codes (CSR)."""

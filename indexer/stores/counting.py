@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -111,6 +112,21 @@ def _any_by(flags: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndar
     return segments_hit(flags, starts)
 
 
+def name_ranks(values: list[str]) -> np.ndarray:
+    """Each value's rank in alphabetical order, for `ranked_counts`."""
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[sorted(range(len(values)), key=values.__getitem__)] = np.arange(len(values))
+    return ranks
+
+
+def ranked_counts(values: list[str], ranks: np.ndarray, counts: np.ndarray) -> dict[str, int]:
+    """The values with a count, most counted first, then by name (`ranks`: `name_ranks`)."""
+    # In numpy: sorting a guideline facet's hundred-odd values in Python took 70 us a search.
+    found = np.flatnonzero(counts)
+    order = found[np.lexsort((ranks[found], -counts[found]))]
+    return dict(zip([values[i] for i in order.tolist()], counts[order].tolist(), strict=True))
+
+
 @dataclass
 class FacetGroups:
     """One facet's (letter, value) pairs and the units carrying each, for counting by mask."""
@@ -121,6 +137,11 @@ class FacetGroups:
     units: np.ndarray  # int32: unit ids, grouped by pair (letter ids for a letter-level facet)
     # Every unit of a letter has the same values (reviewer, dates...): one entry per pair.
     letter_level: bool = False
+
+    @cached_property
+    def ranks(self) -> np.ndarray:
+        """The values' alphabetical ranks (`name_ranks`)."""
+        return name_ranks(self.values)
 
 
 @dataclass
@@ -211,5 +232,4 @@ class Groups:
             return {}
         hits = letters if groups.letter_level else units
         counts = count_pairs(hits, groups.starts, groups.units, groups.value_of, len(groups.values))
-        found = {groups.values[i]: int(counts[i]) for i in np.flatnonzero(counts)}
-        return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+        return ranked_counts(groups.values, groups.ranks, counts)
