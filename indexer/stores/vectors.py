@@ -135,11 +135,7 @@ class VectorSearch:
         if n < hnsw_min_chunks() or count <= EXACT_SUBSET:
             return scan_top(cols, vector, k, _kept(allowed))
         graph = self.graph(cols)
-        want = min(k, count)
-        # At least 64 candidates, re-ranked by their exact cosines (asking 200 finds no more).
-        ask = max(want, _MIN_CANDIDATES)
-        if allowed is not None:
-            ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
+        want, ask = _candidates(k, n, count, allowed is not None)
         expansion = _EXPANSION_STORED if stored else _expansion_search(n)
         for _ in range(2):
             ask = min(ask, n)
@@ -175,10 +171,7 @@ class VectorSearch:
         if len(vectors) < 2 or n < hnsw_min_chunks() or count <= EXACT_SUBSET:
             return [self.search(cols, v, k, allowed, stored) for v in vectors]
         graph = self.graph(cols)
-        want = min(k, count)
-        ask = max(want, _MIN_CANDIDATES)
-        if allowed is not None:
-            ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
+        want, ask = _candidates(k, n, count, allowed is not None)
         ask = min(ask, n)
         with self._search_lock:
             graph.expansion_search = _EXPANSION_STORED if stored else _expansion_search(n)
@@ -239,6 +232,17 @@ class VectorSearch:
                     tmp.unlink(missing_ok=True)  # a read-only index still serves from memory
             self._graph, self._graph_rows = graph, cols.rows
             return graph
+
+
+def _candidates(k: int, n: int, count: int, filtered: bool) -> tuple[int, int]:
+    """The hits wanted of a graph search, and the candidates to ask the graph for."""
+    want = min(k, count)
+    # At least 64 candidates, re-ranked by their exact cosines (asking 200 finds no more); a
+    # filter that keeps `count` of `n` chunks needs proportionally more.
+    ask = max(want, _MIN_CANDIDATES)
+    if filtered:
+        ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
+    return want, ask
 
 
 def _usearch_index():
