@@ -272,6 +272,26 @@ def test_one_url_renders_the_full_page_or_the_results_partial(client):
         assert get(client, url, headers=HX).headers["Vary"] == "HX-Request"
 
 
+def test_boosted_links_in_the_results_lead_only_to_searches(client):
+    # htmx swaps a boosted link's answer into #results: only the search URL answers with the
+    # results partial; any other page would be nested whole inside the search page.
+    for url in ("/?q=valium+low+back+pain&decision=upheld&page=2", "/?q=zzzqqq&decision=upheld"):
+        partial = dom(get(client, url, headers=HX).text)
+        links = partial.find_all("a")
+        boosted = [
+            a.attrs["href"]
+            for a in links
+            if a.attrs.get("hx-boost") != "false" and "hx-get" not in a.attrs
+        ]
+        assert boosted and all(urlparse(h).path == "/" for h in boosted), boosted
+    tools = dom(get(client, "/?q=valium", headers=HX).text).find("p", cls="tools")
+    assert [(a.text, a.attrs["href"], a.attrs.get("hx-boost")) for a in tools.find_all("a")] == [
+        ("Statistics", "/stats?q=valium", "false"),
+        ("CSV", "/export.csv?q=valium", "false"),
+        ("JSON", "/export.json?q=valium", "false"),
+    ]
+
+
 def test_htmx_errors_are_partials_too(client):
     full = get(client, "/?page=0", 400)
     partial = get(client, "/?page=0", 400, headers=HX)
