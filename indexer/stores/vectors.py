@@ -144,15 +144,9 @@ class VectorSearch:
                 graph.expansion_search = expansion
                 # One thread a query: concurrent requests are the parallelism.
                 matches = graph.search(vector, ask, threads=1)
-            positions = _positions(cols, np.asarray(matches.keys, dtype=np.int64))
-            if allowed is not None:
-                # A lookup per candidate: testing membership in a list of allowed positions
-                # would sort the whole list, milliseconds per query on a large index.
-                positions = positions[allowed[positions]]
-            scores = cols.vectors[positions] @ vector if len(positions) else np.zeros(0)
-            if len(positions) >= want:
-                order = np.lexsort((positions, -scores))[:want]
-                return positions[order], scores[order]
+            best = _best_allowed(cols, vector, matches.keys, allowed, want)
+            if best is not None:
+                return best
             ask *= 4
         return scan_top(cols, vector, k, _kept(allowed))
 
@@ -178,15 +172,9 @@ class VectorSearch:
             matches = graph.search(vectors, ask, threads=1)
         out = []
         for vector, keys, found in zip(vectors, matches.keys, matches.counts, strict=True):
-            positions = _positions(cols, np.asarray(keys[:found], dtype=np.int64))
-            if allowed is not None:
-                positions = positions[allowed[positions]]
-            if len(positions) < want:  # too many filtered out: as `search` would go on
-                out.append(self.search(cols, vector, k, allowed, stored))
-                continue
-            scores = cols.vectors[positions] @ vector
-            order = np.lexsort((positions, -scores))[:want]
-            out.append((positions[order], scores[order]))
+            best = _best_allowed(cols, vector, keys[:found], allowed, want)
+            # Too many filtered out: on as `search` goes on.
+            out.append(best if best is not None else self.search(cols, vector, k, allowed, stored))
         return out
 
     def graph(self, cols: Columns):
@@ -243,6 +231,23 @@ def _candidates(k: int, n: int, count: int, filtered: bool) -> tuple[int, int]:
     if filtered:
         ask = max(ask, int(want * n / max(count, 1) * 2) + 16)
     return want, ask
+
+
+def _best_allowed(
+    cols: Columns, vector: np.ndarray, keys: np.ndarray, allowed: np.ndarray | None, want: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The `want` best of a graph's candidate keys the mask allows, by exact cosine (ties by
+    position), or None when fewer are allowed."""
+    positions = _positions(cols, np.asarray(keys, dtype=np.int64))
+    if allowed is not None:
+        # A lookup per candidate: testing membership in a list of allowed positions would
+        # sort the whole list, milliseconds per query on a large index.
+        positions = positions[allowed[positions]]
+    if len(positions) < want:
+        return None
+    scores = cols.vectors[positions] @ vector
+    order = np.lexsort((positions, -scores))[:want]
+    return positions[order], scores[order]
 
 
 def _usearch_index():
