@@ -1981,10 +1981,10 @@ ASSOCIATED = (
 _ASSOCIATED_TRUTH = {
     "pt": ("physical therapy", "physical medicine", "therapy"),
     "cold": ("cold therapy unit", "durable medical equipment", "equipment"),
-    "assistant": ("assistant surgeon", "surgery", "procedure"),
+    "assistant": ("assistant surgeon", "surgical assistance", "procedure"),
     "clearance": ("medical clearance", "evaluation", "other"),
     "sling": ("sling", "durable medical equipment", "equipment"),
-    "crutches": ("crutches", "durable medical equipment", "equipment"),
+    "crutches": ("crutches", "mobility aid", "equipment"),
     "cpm": ("cpm machine", "durable medical equipment", "equipment"),
     "lso": ("lumbar support", "orthosis", "equipment"),
 }

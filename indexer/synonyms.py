@@ -30,9 +30,11 @@ def build_groups() -> list[list[str]]:
         names = [n.lower() for n in library_brand_names(generic)]
         groups[generic] = [n for n in names if _WORD.fullmatch(n) and n not in _NOT_SYNONYMS]
     for brand, generic in sorted(supplementary_brands().items()):
-        # A combination product is searched for by its main ingredient (Norco -> hydrocodone).
-        main = generic.split("/")[0]
-        if main in groups and _WORD.fullmatch(brand):
+        # A combination product is searched for by its main ingredient (Norco -> hydrocodone):
+        # the first one listed that has a group, as methyl salicylate (two words) has none
+        # (Terocin -> capsaicin).
+        main = next((g for g in generic.split("/") if g in groups), None)
+        if main and _WORD.fullmatch(brand):
             groups[main].append(brand)
     owners: dict[str, set[str]] = {}
     for generic, names in groups.items():
