@@ -237,11 +237,156 @@ def _mark(letter_id: str, grades: Mapping[str, int]) -> str:
     return f"{letter_id}*{grade}" if grade else letter_id
 
 
+#: The judged query sets: name -> (queries, the letters they were judged over).
+SETS = {
+    "dev": (DEFAULT_QUERIES, DEFAULT_LETTERS),
+    "tune": (ROOT / "bench" / "judged" / "tune.json", ROOT / "samples" / "letters"),
+    "heldout": (ROOT / "bench" / "judged" / "heldout.json", ROOT / "samples" / "letters"),
+}
+
+
+def on_topic_share(ranked: list[str], grades: Mapping[str, int]) -> float:
+    """Share of the first ten letters that are on the topic (judged relevant at any grade)."""
+    top = list(dict.fromkeys(ranked))[:10]
+    return sum(1 for d in top if grades.get(d, 0) > 0) / len(top) if top else 0.0
+
+
+def outcome_shares(service: SearchService, queries: list[dict], mode: str) -> list[tuple]:
+    """For each query with outcome words: (id, share with them, share of the bare topic)."""
+    from indexer.understand import implied_decision, topic_of
+
+    out = []
+    for q in queries:
+        if implied_decision(q["query"]) is None or topic_of(q["query"]) == q["query"]:
+            continue
+        grades = q["relevant"]
+        asked = on_topic_share(ranked_letters(service, q["query"], mode), grades)
+        bare = on_topic_share(ranked_letters(service, topic_of(q["query"]), mode), grades)
+        out.append((q["id"], asked, bare))
+    return out
+
+
+def unclassified_items(service: SearchService) -> tuple[int, int, list[str]]:
+    """Items without a treatment class, all items, and the requests of the unclassified."""
+    missing, total, requests = 0, 0, []
+    for letter_id in sorted(service.store.fingerprints()):
+        for item in (service.letter(letter_id) or {}).get("record", {}).get("items", []):
+            total += 1
+            if not (item.get("treatment") or {}).get("class"):
+                missing += 1
+                requests.append(f"{letter_id}: {item.get('request')}")
+    return missing, total, requests
+
+
+def _kind_table(queries: list[dict], columns: dict[str, dict[str, float]]) -> None:
+    kinds = sorted({q.get("kind", "-") for q in queries})
+    names = list(columns)
+    width = max(len(n) for n in names) + 1
+    print(f"{'kind':<12}{'n':>4}" + "".join(f"{n:>{width}}" for n in names))
+    for kind in kinds:
+        ids = [q["id"] for q in queries if q.get("kind", "-") == kind]
+        row = f"{kind:<12}{len(ids):>4}"
+        row += "".join(f"{_mean(columns[n][i] for i in ids):>{width}.3f}" for n in names)
+        print(row)
+    ids = [q["id"] for q in queries]
+    print(
+        f"{'all':<12}{len(ids):>4}"
+        + "".join(f"{_mean(columns[n][i] for i in ids):>{width}.3f}" for n in names)
+    )
+    worse = [
+        kind
+        for kind in [*kinds, None]
+        if _mean(columns["hybrid"][q["id"]] for q in queries if kind in (None, q.get("kind", "-")))
+        < _mean(columns["keyword"][q["id"]] for q in queries if kind in (None, q.get("kind", "-")))
+    ]
+    verdict = (
+        "hybrid >= keyword overall and on every kind"
+        if not worse
+        else ("hybrid < keyword on: " + ", ".join(k or "all" for k in worse))
+    )
+    print(verdict)
+
+
+def run_set(
+    name: str, queries_path: Path, letters: Path, args, embedder, details: bool
+) -> dict[str, float]:
+    """Index a set's letters, run its queries in every mode and print its report."""
+    from bench.reference import SYSTEMS as REFERENCE_SYSTEMS
+    from bench.reference import ReferenceIndex
+
+    queries = json.loads(queries_path.read_text())
+    t0 = time.perf_counter()
+    service, summary, failures = build_service(letters, args.data_dir, embedder)
+    letters_indexed, chunks_indexed = service.store.counts()
+    t_index = time.perf_counter() - t0
+    reference = ReferenceIndex(letters, embedder, idf=args.bm25_idf)
+    for q in queries:
+        embedder.embed_query(q["query"])
+    rankings: dict[str, dict[str, list[str]]] = {f"ref-{s}": {} for s in REFERENCE_SYSTEMS}
+    for q in queries:
+        for system, ranking in reference.rank(q["query"]).items():
+            rankings[f"ref-{system}"][q["id"]] = ranking
+    t0 = time.perf_counter()
+    for mode in MODES:
+        rankings[mode] = {q["id"]: ranked_letters(service, q["query"], mode) for q in queries}
+    t_query = time.perf_counter() - t0
+    columns = {
+        system: {q["id"]: ndcg_at_10(by_query[q["id"]], q["relevant"]) for q in queries}
+        for system, by_query in rankings.items()
+    }
+    print(f"\n=== {name}: {queries_path} ({len(queries)} queries) over {letters}")
+    print(
+        f"project index: {letters_indexed} letters, {chunks_indexed} chunks "
+        f"({summary.indexed} indexed, {summary.embedded} texts embedded) in {t_index:.1f} s; "
+        f"{len(MODES)} modes x {len(queries)} queries in {t_query:.2f} s"
+    )
+    for source, reason in failures:
+        print(f"  FAILED {source}: {reason}")
+    judged = {d for q in queries for d in q["relevant"]}
+    unknown = judged - set(service.store.fingerprints())
+    if unknown:
+        print(f"  WARNING judged letters not in the index: {sorted(unknown)}")
+    if details:
+        print()
+        _print_table(queries, columns)
+    print("\nnDCG@10 by kind of query")
+    _kind_table(queries, columns)
+    print(
+        "\non-topic share of the top 10 for queries with outcome words: with them / the bare topic"
+    )
+    for mode in MODES:
+        shares = outcome_shares(service, queries, mode)
+        if not shares:
+            continue
+        asked = _mean(a for _, a, _ in shares)
+        bare = _mean(b for _, _, b in shares)
+        kept = asked / bare if bare else 0.0
+        print(f"  {mode:<9} {len(shares)} queries: {asked:.3f} / {bare:.3f} = {kept:.0%} kept")
+        if details:
+            for qid, a, b in shares:
+                print(f"    {qid}: {a:.1f} / {b:.1f}")
+    missing, total, requests = unclassified_items(service)
+    print(f"\nitems without a treatment class: {missing} of {total} ({missing / total:.1%})")
+    for line in requests:
+        print(f"  {line}")
+    if details:
+        _print_details(queries, columns, rankings, service)
+    return {mode: _mean(columns[mode].values()) for mode in columns}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--letters", type=Path, default=DEFAULT_LETTERS)
-    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        choices=sorted(SETS),
+        help="a judged query set (repeatable; default: every set whose file exists)",
+    )
+    parser.add_argument("--letters", type=Path, help="with --queries: the letters judged")
+    parser.add_argument("--queries", type=Path, help="a judged query file of your own")
+    parser.add_argument("--details", action="store_true", help="per-query tables and losses")
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -256,84 +401,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from bench.reference import SYSTEMS as REFERENCE_SYSTEMS
-    from bench.reference import ReferenceIndex
     from indexer.embedder import Embedder
 
     started = time.perf_counter()
-    queries = json.loads(args.queries.read_text())
+    if args.queries:
+        chosen = {"custom": (args.queries, args.letters or DEFAULT_LETTERS)}
+    else:
+        names = args.sets or [n for n, (q, _) in SETS.items() if q.is_file()]
+        chosen = {n: SETS[n] for n in names}
     args.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = Embedder(cache_path=args.data_dir / "embeddings.sqlite")
-
-    t0 = time.perf_counter()
-    service, summary, failures = build_service(args.letters, args.data_dir, embedder)
-    letters_indexed, chunks_indexed = service.store.counts()
-    t_index = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    reference = ReferenceIndex(args.letters, embedder, idf=args.bm25_idf)
-    t_ref_build = time.perf_counter() - t0
-
-    # Embedding the queries up front keeps the model's first-call warm-up out of the search
-    # timings below; both systems then get the query vectors from the Embedder's LRU cache.
-    t0 = time.perf_counter()
-    for q in queries:
-        embedder.embed_query(q["query"])
-    t_embed_queries = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    rankings: dict[str, dict[str, list[str]]] = {f"ref-{s}": {} for s in REFERENCE_SYSTEMS}
-    for q in queries:
-        for system, ranking in reference.rank(q["query"]).items():
-            rankings[f"ref-{system}"][q["id"]] = ranking
-    columns: dict[str, dict[str, float]] = {
-        name: {q["id"]: ndcg_at_10(by_query[q["id"]], q["relevant"]) for q in queries}
-        for name, by_query in rankings.items()
-    }
-    t_ref_query = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    for mode in MODES:
-        columns[mode] = evaluate(service, queries, mode)
-    t_project_query = time.perf_counter() - t0
-    for mode in MODES:
-        rankings[mode] = {q["id"]: ranked_letters(service, q["query"], mode) for q in queries}
-
-    project_ids = set(service.store.fingerprints())
-    print(f"letters: {args.letters.resolve()}  queries: {args.queries.resolve()} ({len(queries)})")
     print(
-        f"project index: {letters_indexed} letters, {chunks_indexed} chunks "
-        f"({summary.indexed} indexed, {summary.skipped} unchanged, {summary.embedded} texts "
-        f"embedded this run) in {service.store.root}"
+        f"machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}"
     )
-    print(
-        f"reference: {len(reference.letters)} letters, {len(reference.chunk_texts)} chunks of "
-        f"180 words, BM25 idf={args.bm25_idf}"
-    )
-    for source, reason in failures:
-        print(f"  FAILED {source}: {reason}")
-    if project_ids != set(reference.letters):
-        print(
-            "  WARNING letter ids differ: only in project "
-            f"{sorted(project_ids - set(reference.letters))}, only in reference "
-            f"{sorted(set(reference.letters) - project_ids)}"
-        )
-    judged = {d for q in queries for d in q["relevant"]}
-    if judged - project_ids:
-        print(f"  WARNING judged letters not in the project index: {sorted(judged - project_ids)}")
-    print()
-    _print_table(queries, columns)
-    print(
-        f"\nmachine: {os.cpu_count()} CPUs, {platform.platform()}, "
-        f"Python {platform.python_version()}"
-    )
-    print(
-        f"time: project index {t_index:.1f} s, reference build {t_ref_build:.1f} s, "
-        f"query embedding {t_embed_queries:.1f} s, reference queries {t_ref_query:.2f} s, "
-        f"project queries ({len(MODES)} modes x {len(queries)}) {t_project_query:.2f} s; "
-        f"total {time.perf_counter() - started:.1f} s"
-    )
-    _print_details(queries, columns, rankings, service)
+    means = {}
+    for name, (queries, letters) in chosen.items():
+        means[name] = run_set(name, queries, letters, args, embedder, args.details)
+    print("\n=== summary: mean nDCG@10")
+    systems = list(next(iter(means.values())))
+    print(f"{'set':<10}" + "".join(f"{s:>11}" for s in systems))
+    for name, row in means.items():
+        print(f"{name:<10}" + "".join(f"{row[s]:>11.3f}" for s in systems))
+    print(f"total {time.perf_counter() - started:.1f} s")
     embedder.close()
     return 0
 

@@ -13,16 +13,113 @@ from .synonyms import expansions
 
 # Words about the IMR outcome. "Approved" in a query means the reviewer approved the treatment,
 # that is, overturned the denial; "denied" means the denial stood.
-_OVERTURNED = re.compile(
-    r"\b(?:overturn(?:ed|s|ing)?|approved?|approval|granted|reversed|certified|"
-    r"found (?:medically )?necessary|was necessary)\b",
+_OVERTURNED_WORDS = (
+    r"overturn(?:ed|s|ing)?|approved?|approval|granted|reversed|certified|"
+    r"found (?:medically )?necessary|was necessary"
+)
+_UPHELD_WORDS = (
+    r"upheld|uphold(?:s|ing)?|affirmed|denied|denials?|not (?:medically )?necessary|"
+    r"non-?certified|rejected"
+)
+_OVERTURNED = re.compile(rf"\b(?:{_OVERTURNED_WORDS})\b", re.IGNORECASE)
+_UPHELD = re.compile(rf"\b(?:{_UPHELD_WORDS})\b", re.IGNORECASE)
+# An outcome phrase with the words that frame it ("was ... found medically necessary on review",
+# "overturned decisions"): what is left of the query once these go is its topic.
+_OUTCOME_PHRASE = re.compile(
+    r"\b(?:(?:was|were|is|are|been|being|gets?|got)\s+)?"
+    rf"(?:{_UPHELD_WORDS}|{_OVERTURNED_WORDS})"
+    r"(?:\s+(?:on|by|at|in|after|upon|through|via)\s+(?:the\s+)?(?:independent\s+)?"
+    r"(?:medical\s+)?(?:review|reviewer|imr|appeal)s?)?"
+    r"(?:\s+(?:decisions?|determinations?|cases?))?\b",
     re.IGNORECASE,
 )
-_UPHELD = re.compile(
-    r"\b(?:upheld|uphold(?:s|ing)?|affirmed|denied|denials?|not (?:medically )?necessary|"
-    r"non-?certified|rejected)\b",
-    re.IGNORECASE,
-)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a query asks about: its topic words, the outcome it prefers, and the treatments,
+    treatment classes and body regions it names (values the index holds)."""
+
+    topic: str
+    decision: str | None = None
+    names: frozenset[str] = frozenset()
+    classes: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    #: (class, how many of the query's words name it), for the classes above.
+    class_words: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def treatments(self) -> bool:
+        """Tell whether the query names a treatment or a treatment class."""
+        return bool(self.names or self.classes)
+
+
+def topic_of(q: str) -> str:
+    """Return the query without its words about the outcome ("Norco overturned" -> "Norco")."""
+    topic = " ".join(_OUTCOME_PHRASE.sub(" ", q).split())
+    # A query of outcome words only ("overturned") keeps them: they are all it asks for.
+    return topic if re.search(r"\w", topic) else q
+
+
+def read_intent(q: str, known_values: dict[str, set[str]], prefer_outcome: bool = True) -> Intent:
+    """Return what the query asks about, its outcome only when `prefer_outcome`."""
+    decision = implied_decision(q) if prefer_outcome else None
+    topic = topic_of(q)
+    found = suggestions(topic, known_values)
+    names = {s.value for s in found if s.facet == "treatment_name"}
+    names |= named_treatments(topic, frozenset(known_values.get("treatment_name", ())))
+    classes = {s.value for s in found if s.facet == "treatment_class"}
+    # How many of the query's words name each class: "compounded topical creams" names the
+    # compounded topicals by three words, plain topical analgesics by two.
+    lowered = " ".join(re.findall(r"[a-z0-9-]+", topic.lower()))
+    counts = {c: 0 for c in classes}
+    for _, pattern, named in _class_patterns():
+        if pattern.search(lowered):
+            for c in classes.intersection(named):
+                counts[c] += 1
+    return Intent(
+        topic,
+        decision,
+        frozenset(names),
+        frozenset(classes),
+        frozenset(s.value for s in found if s.facet == "body_region"),
+        tuple(sorted(counts.items())),
+    )
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_singular(w) for w in re.findall(r"[a-z0-9]+", text.lower()))
+
+
+# Words that add nothing to what a treatment name names: "chiropractic care" is "chiropractic".
+_GENERIC_NAME_WORDS = frozenset({"care", "treatment", "service", "session", "visit", "unit"})
+
+
+@cache
+def _name_table(names: frozenset[str]) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """Treatment names by their first word, each as its words ("emg/ncv" -> ("emg", "ncv"))."""
+    table: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for name in names:
+        words = tuple(w for w in _words(name) if w not in _GENERIC_NAME_WORDS) or _words(name)
+        if words and not (len(words) == 1 and len(words[0]) < 3):
+            table.setdefault(words[0], []).append((words, name))
+    return table
+
+
+def named_treatments(q: str, names: frozenset[str]) -> set[str]:
+    """Return the treatment names of the index that the query writes out ("TENS units")."""
+    table = _name_table(names)
+    words = _words(q)
+    found = set()
+    for i, word in enumerate(words):
+        for name_words, name in table.get(word, ()):
+            if words[i : i + len(name_words)] == name_words:
+                found.add(name)
+    return found
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from indexer.query_text import parse_query
-from indexer.stores.base import RANKING_FIELDS, Filters, PartialDoc
+from indexer.stores.base import RANKING_FIELDS, TOPIC_FIELDS, Filters, PartialDoc
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,12 @@ def test_every_chunks_ranking_fields_equal_its_stored_document(store):
     for light in lights:
         doc = stored[light["chunk_id"]]
         expected = {f: doc[f] for f in RANKING_FIELDS}
-        # A summary's decisions are a set of the letter's outcomes; their order is not kept.
-        assert {**light, "decision": sorted(light["decision"])} == {
+        # A summary's decisions, treatments and regions are the sets of its letter's items'
+        # values; their order is not kept.
+        unordered = ("decision", *TOPIC_FIELDS)
+        assert {**light, **{f: sorted(light[f]) for f in unordered}} == {
             **expected,
-            "decision": sorted(expected["decision"]),
+            **{f: sorted(expected[f]) for f in unordered},
         }
 
 

@@ -42,7 +42,13 @@ RANKING_FIELDS = (
     "section",
     "decision",
     "decision_date",
+    # What a disputed item is about: ranking weighs a query's recognised treatments and regions.
+    "treatment_name",
+    "treatment_class",
+    "body_region",
 )
+#: The multi-valued facets among the ranking fields, besides the decision.
+TOPIC_FIELDS = ("treatment_name", "treatment_class", "body_region")
 
 
 class PartialDoc(dict):

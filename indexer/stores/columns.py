@@ -19,7 +19,7 @@ import orjson
 
 from ..schema import DATE_FIELDS, TEXT_BOOSTS, facet_names
 from .analysis import analyze
-from .base import ChunkHit, Filters, PartialDoc
+from .base import TOPIC_FIELDS, ChunkHit, Filters, PartialDoc
 from .counting import Groups, TermIndex, name_ranks, ranked_counts
 from .kernels import count_positions
 
@@ -175,9 +175,22 @@ class Columns:
         decisions = self._value_names("decision")
         letter_ids, chunk_ids, sections = self.letter_ids, self.chunk_ids, self.section_names
         dates = self._date_names()
+        topics = [self._values_of(facet, at) for facet in TOPIC_FIELDS]
         out = []
         # A search builds hundreds of these: one pass over plain lists, dates named once.
-        for position, score, letter, item, section, date, code, several in zip(
+        for (
+            position,
+            score,
+            letter,
+            item,
+            section,
+            date,
+            code,
+            several,
+            names,
+            classes,
+            regions,
+        ) in zip(
             at.tolist(),
             scores,
             self.letter_index[at].tolist(),
@@ -186,6 +199,7 @@ class Columns:
             self.dates["decision_date"][at].tolist(),
             codes[at].tolist(),
             multi[at].tolist(),
+            *topics,
             strict=True,
         ):
             letter_id = letter_ids[letter]
@@ -205,9 +219,23 @@ class Columns:
                 section=sections[section],
                 decision=decision,
                 decision_date=date_name,
+                treatment_name=names,
+                treatment_class=classes,
+                body_region=regions,
             )
             out.append(ChunkHit(chunk_id, letter_id, score, [], doc))
         return out
+
+    def _values_of(self, facet: str, at: np.ndarray) -> list[list[str]]:
+        """Each chunk's values of a facet, for the chunks at positions `at`."""
+        codes, multi = self._codes(facet)
+        values = self._value_names(facet)
+        return [
+            self.values_at(facet, p) if several else [values[c]] if c >= 0 else []
+            for p, c, several in zip(
+                at.tolist(), codes[at].tolist(), multi[at].tolist(), strict=True
+            )
+        ]
 
     def _date_names(self) -> dict[int, str]:
         """ISO dates by their yyyymmdd number, filled as they are met."""
