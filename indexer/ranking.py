@@ -91,7 +91,12 @@ def rank_chunks(
     ranked = sorted(scores, key=lambda c: (-scores[c], c))
     missing = False
     if intent.decision and ranked:
-        on_topic = _on_topic(ranked, scores, set(treated), by_id, intent)
+        # The most precisely named treatment is the topic: "chiropractic care" (a name), not
+        # every item of its class.
+        best = max(strength.values(), default=0)
+        on_topic = _on_topic(
+            ranked, scores, {c for c in treated if strength[c] == best}, by_id, intent
+        )
         tiers = {c: _tier(by_id[c].doc, c in on_topic, intent.decision) for c in ranked}
         missing = bool(on_topic) and not any(t == 0 for t in tiers.values())
         ranked.sort(key=lambda c: tiers[c])  # stable: score order within a tier

@@ -148,3 +148,19 @@ def test_letter_level_similarity_weighs_shared_items_over_summaries():
     summary = chunk("H:summary:0", "clinical_case_summary", "upheld", score=0.55)
     assert letter_pair_score(source.doc, equipment) == pytest.approx(0.54)
     assert letter_pair_score(source.doc, summary) == pytest.approx(0.44)
+
+
+def test_the_most_precisely_named_treatment_is_the_topic():
+    # The query names chiropractic care and, by a class word, all of physical medicine.
+    intent = Intent(
+        "chiropractic rehab",
+        "overturned",
+        frozenset({"chiropractic care"}),
+        frozenset({"physical medicine"}),
+        class_words=(("physical medicine", 1),),
+    )
+    chiro = chunk("A:item-1", "item", "upheld", ["chiropractic care"], ["physical medicine"])
+    acupuncture = chunk("B:item-1", "item", "overturned", ["acupuncture"], ["physical medicine"])
+    ranked = rank_chunks([acupuncture, chiro], [], intent)
+    assert order(ranked) == ["A:item-1", "B:item-1"]
+    assert ranked.outcome_missing is True
