@@ -93,6 +93,11 @@ class StoreUnavailable(Exception):
     """The back end cannot be reached or did not answer in time (the web app answers 503)."""
 
 
+class StoreConfigError(StoreUnavailable):
+    """A setting of the back end (a URL, a number, credentials) is not valid: the message names
+    the setting and what is wrong with it."""
+
+
 class StoreWriteError(Exception):
     """The storage itself refused a write (not one letter's fault): every later write would too.
 

@@ -72,7 +72,7 @@ import copy
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -84,7 +84,15 @@ import numpy as np
 from ..documents import LetterDocs
 from ..query_text import Clause, ParsedQuery
 from ..schema import DATE_FIELDS, EMBEDDING_DIMS, TEXT_BOOSTS, fields, index_definition
-from .base import ChunkHit, FileStamp, Filters, IndexedLetter, IndexReport, file_stamp
+from .base import (
+    ChunkHit,
+    FileStamp,
+    Filters,
+    IndexedLetter,
+    IndexReport,
+    StoreConfigError,
+    file_stamp,
+)
 from .base import StoreUnavailable as BaseStoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -612,6 +620,52 @@ def cosine_from_score(score: float) -> float:
     return 2.0 * float(score) - 1.0
 
 
+def parse_urls(value: str, setting: str = "ELASTICSEARCH_URL") -> list[str]:
+    """Return the node URLs of a setting (several separated by commas), each with its port
+    (9200 when left out); StoreConfigError names the setting and the URL that is wrong."""
+    urls = []
+    for raw in (part.strip() for part in value.split(",")):
+        if not raw:
+            continue
+        shown = redact_url(raw)
+        try:
+            parts = urlsplit(raw)
+            port = parts.port
+        except ValueError:
+            raise StoreConfigError(
+                f"{setting}: {shown!r} is not a URL with a port from 1 to 65535"
+            ) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StoreConfigError(
+                f"{setting}: {shown!r} is not an http:// or https:// URL with a host name"
+            )
+        if port == 0:
+            raise StoreConfigError(f"{setting}: {shown!r} has port 0")
+        if port is None:
+            netloc = parts.netloc + ":9200"
+            raw = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        urls.append(raw)
+    if not urls:
+        raise StoreConfigError(f"{setting} is empty")
+    return urls
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = float) -> Any:
+    """A numeric setting, or StoreConfigError naming it."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return kind(default)
+    try:
+        number = kind(value)
+    except ValueError:
+        raise StoreConfigError(
+            f"{name} must be a {'whole ' if kind is int else ''}number, not {value!r}"
+        ) from None
+    if not number > 0 and not (kind is int and number == 0 and name.endswith("REPLICAS")):
+        raise StoreConfigError(f"{name} must be more than 0, not {value!r}")
+    return number
+
+
 def redact_url(url: str) -> str:
     """Return `url` without user name and password."""
     try:
@@ -620,10 +674,7 @@ def redact_url(url: str) -> str:
         return "<invalid URL>"
     if parts.username is None and parts.password is None:
         return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    netloc = parts.netloc.rpartition("@")[2]  # host and port as written, valid or not
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
@@ -684,7 +735,8 @@ class ElasticsearchStore:
             )
         self.alias = index
         self.letters_alias = index + LETTERS_SUFFIX
-        self.url = redact_url(url or DEFAULT_URL)
+        urls = parse_urls(url or DEFAULT_URL)
+        self.url = ", ".join(redact_url(u) for u in urls)
         self.shards = shards
         self.replicas = replicas
         self.request_timeout = request_timeout
@@ -706,11 +758,11 @@ class ElasticsearchStore:
                 kwargs["api_key"] = api_key
             if username or password:
                 kwargs["basic_auth"] = (username or "", password or "")
-            if (url or DEFAULT_URL).lower().startswith("https:"):
+            if any(u.lower().startswith("https:") for u in urls):
                 kwargs["verify_certs"] = verify_certs
                 if ca_certs:
                     kwargs["ca_certs"] = ca_certs
-            client = Elasticsearch(url or DEFAULT_URL, **kwargs)
+            client = Elasticsearch(urls, **kwargs)
         self.client = client
 
     @classmethod
@@ -729,10 +781,15 @@ class ElasticsearchStore:
             "password": env.get("ELASTICSEARCH_PASSWORD") or None,
             "ca_certs": env.get("ELASTICSEARCH_CA_CERTS") or None,
             "verify_certs": verify not in ("false", "0", "no", "off"),
-            "shards": int(env.get("IMR_SEARCH_ES_SHARDS") or 1),
-            "replicas": int(env.get("IMR_SEARCH_ES_REPLICAS") or 0),
-            "request_timeout": float(env.get("IMR_SEARCH_ES_TIMEOUT") or DEFAULT_TIMEOUT),
+            "shards": _number(env, "IMR_SEARCH_ES_SHARDS", 1, int),
+            "replicas": _number(env, "IMR_SEARCH_ES_REPLICAS", 0, int),
+            "request_timeout": _number(env, "IMR_SEARCH_ES_TIMEOUT", DEFAULT_TIMEOUT),
         }
+        if options["api_key"] and (options["username"] or options["password"]):
+            raise StoreConfigError(
+                "set ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, "
+                "not both"
+            )
         options.update(kwargs)
         return cls(
             env.get("ELASTICSEARCH_URL") or None,
@@ -1119,8 +1176,14 @@ class ElasticsearchStore:
         out = []
         try:
             with self._calls(action):
+                # scan's own default is no time-out at all: a stalled node would hang us.
                 for hit in scan(
-                    self.client, query=query, index=self.letters_alias, size=1000, scroll="2m"
+                    self.client,
+                    query=query,
+                    index=self.letters_alias,
+                    size=1000,
+                    scroll="2m",
+                    request_timeout=self.request_timeout,
                 ):
                     src = hit.get("_source") or {}
                     out.append((src.get("letter_id", hit["_id"]), src))
