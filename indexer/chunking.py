@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .letters.body_region import body_regions
+from .letters.errors import LetterError
 from .letters.record import Item, Letter
 from .model import Tokenizer, load_tokenizer
 from .sentences import split_sentences
@@ -16,6 +17,13 @@ from .sentences import split_sentences
 OVERLAP_TOKENS = 48
 #: Longest request restated at the top of every window of its item (a request can be a list).
 HEADLINE_CHARS = 300
+#: Most chunks one letter may make: the longest real letters make about 15 (13 in the samples),
+#: a letter of 100 disputed items (the most a letter may have) about 200. Beyond it a file is
+#: not a letter but a way to make every similar-cases request of it cost seconds.
+MAX_CHUNKS = 300
+#: Longest case summary or item (request, guideline and rationale), in characters; the longest
+#: whole letter of the samples has 16,500.
+MAX_UNIT_CHARS = 100_000
 _SUMMARY_LEAD_IN = re.compile(
     r"^The expert reviewer developed the following clinical case summary based on a review of "
     r"the case file, including all medical records:\s*",
@@ -75,6 +83,7 @@ def age_band(age: int | None) -> str | None:
 
 def chunk_letter(letter: Letter, tokenizer: Tokenizer | None = None) -> list[Chunk]:
     """Return the letter's chunks: its case summary, then each disputed item, in windows."""
+    _check_size(letter)
     tokenizer = tokenizer or load_tokenizer()
     letter_facets = _letter_facets(letter)
     chunks: list[Chunk] = []
@@ -94,6 +103,8 @@ def chunk_letter(letter: Letter, tokenizer: Tokenizer | None = None) -> list[Chu
             tokenizer,
         )
     for index, item in enumerate(letter.items, start=1):
+        if len(chunks) > MAX_CHUNKS:
+            break
         headline = f"{_shortened(item.request)}: {item.decision.capitalize()}"
         body = "\n\n".join(p for p in (item.maximus_guideline, item.rationale) if p)
         chunks += _windows(
@@ -106,7 +117,27 @@ def chunk_letter(letter: Letter, tokenizer: Tokenizer | None = None) -> list[Chu
             {**letter_facets, **_item_facets(item)},
             tokenizer,
         )
+    if len(chunks) > MAX_CHUNKS:
+        raise LetterError(
+            letter.source,
+            f"too long: more than {MAX_CHUNKS} search chunks (the longest real letters make "
+            "about 15)",
+        )
     return chunks
+
+
+def _check_size(letter: Letter) -> None:
+    """Refuse a letter whose summary or an item is far longer than any real letter's, before
+    the tokenizer and the sentence splitter spend seconds on it."""
+    parts = [letter.sections.get("clinical_case_summary", "")]
+    parts += [f"{i.request} {i.maximus_guideline or ''} {i.rationale or ''}" for i in letter.items]
+    longest = max((len(p) for p in parts), default=0)
+    if longest > MAX_UNIT_CHARS:
+        raise LetterError(
+            letter.source,
+            f"too long: a section of {longest:,} characters (at most {MAX_UNIT_CHARS:,}; a "
+            "whole real letter has about 3,000 to 17,000)",
+        )
 
 
 def _shortened(text: str, limit: int = HEADLINE_CHARS) -> str:

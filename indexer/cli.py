@@ -58,7 +58,12 @@ def _run(paths: tuple[str, ...], emit: Callable[[Letter], None]) -> None:
     failures: list[LetterError] = []
     count = 0
     for letter in _parsed_letters(paths, failures):
-        emit(letter)
+        try:
+            emit(letter)
+        except LetterError as exc:  # a letter that parses but cannot be chunked (too long)
+            failures.append(exc)
+            click.echo(f"error: {printable(exc.source)}: {exc.reason}", err=True)
+            continue
         count += 1
     if failures:
         click.echo(f"{count} letters parsed, {len(failures)} failed", err=True)

@@ -41,6 +41,9 @@ SCOPE_MARGIN = 0.15
 COMMON_SHARE = 0.9
 #: The most chunks one search fetches from a retriever to fill a deep page.
 MAX_DEPTH = 10_000
+#: Most of a letter's chunks whose neighbours a similar-cases search looks up (a real letter
+#: has up to about 15).
+SIMILAR_SOURCES = 32
 #: Best chunks shown under each letter.
 CHUNKS_PER_LETTER = 3
 MAX_PER_PAGE = 100
@@ -554,6 +557,9 @@ class SearchService:
             chunks = [c for c in chunks if c.get("item_index") == int(item)]
             if not chunks:
                 raise SearchError(f"letter {letter_id} has no item {item}")
+        # A bounded search whatever the letter: its first windows (the summary's and each
+        # item's opening) before any further window.
+        chunks = sorted(chunks, key=lambda c: (c.get("window") or 0) > 0)[:SIMILAR_SOURCES]
         filters = Filters(exclude_letter_ids=(letter_id,), section="item" if item else None)
         best: dict[str, tuple[float, ChunkHit]] = {}
         vectors = np.asarray([chunk["embedding"] for chunk in chunks], dtype=np.float32)

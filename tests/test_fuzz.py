@@ -233,7 +233,7 @@ def test_indexing_the_corpus_with_the_samples(corpus, tmp_path, embedder, monkey
     total = Counter()
     for c in outcomes.values():
         total.update(c)
-    assert total == {"bad": 785, "duplicate": 249, "indexed": 152}
+    assert total == {"bad": 787, "duplicate": 248, "indexed": 151}
     assert sum(total.values()) == len(files)
     assert letters == len(alone) + total["indexed"]
     assert result.stdout.splitlines()[-1].startswith(
@@ -258,7 +258,8 @@ FUZZ_OUTCOMES: dict[str, dict[str, int]] = {
     "sections_repeated": {"indexed": 24, "duplicate": 42},
     "sections_out_of_order": {"indexed": 22, "duplicate": 42, "bad": 2},
     "absurd_dates": {"indexed": 30, "duplicate": 80},
-    "many_items": {"indexed": 3, "duplicate": 2, "bad": 3},
+    # The one issue of 3,000 lines (113,020 characters) is too long for a letter, both ways.
+    "many_items": {"indexed": 2, "duplicate": 1, "bad": 5},
     "control_chars": {"indexed": 12, "duplicate": 11, "bad": 27},
     "not_a_letter": {"bad": 60},
     "wrong_type": {"duplicate": 15, "bad": 19},
