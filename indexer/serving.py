@@ -59,10 +59,34 @@ def run_server(
             shutil.rmtree(balance_dir, ignore_errors=True)
 
 
+#: Seconds a client may take to send a request's headers (granian's default is 30: a flood of
+#: clients sending theirs a byte at a time held every connection slot for that long).
+HEADER_TIMEOUT = 5
+#: Connections each worker process serves at once; beyond, new ones wait in the backlog.
+MAX_CONNECTIONS = 16_384
+#: Connections the kernel queues before a worker accepts them.
+BACKLOG = 4096
+
+
+def _raise_open_files_limit() -> int:
+    """Let the server hold as many connections as the system allows (the soft limit on open
+    files is often 1,024); return the limit now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def _granian(host: str, port: int, workers: int, threads: int) -> Any:
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
+    limit = _raise_open_files_limit()
     return Granian(
         "indexer.serving:worker_app",
         factory=True,
@@ -75,6 +99,11 @@ def _granian(host: str, port: int, workers: int, threads: int) -> Any:
         # HTTP/1.1 only, as browsers and proxies speak to an app server; no websockets here.
         http="1",
         websockets=False,
+        backlog=BACKLOG,
+        # A slow client holds a slot until its headers time out, so slots must outnumber any
+        # flood the open-files limit lets in (each connection is a file).
+        backpressure=max(256, min(MAX_CONNECTIONS, limit // max(workers, 1))),
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_TIMEOUT * 1000),
     )
 
 
