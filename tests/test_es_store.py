@@ -1220,7 +1220,7 @@ def test_read_paths_parse_the_answers():
         assert store.letter("L-1") == {
             "letter_id": "L-1", "source": "a.txt", "fingerprint": "f1", "chunk_count": 2,
             "indexed_at": "2026-11-23T15:43:00+00:00", "record": {"letter_id": "L-1"},
-            "text": "T", "original_text": "O",
+            "text": "T", "original_text": "O", "file_sha256": None,
         }  # fmt: skip
         assert store.letter("L-404") is None
         store.close()

@@ -629,7 +629,7 @@ KLONOPIN_ROWS = [
         "treatment_class": "benzodiazepine",
         "decision": "upheld",
         "guideline": "Decision based on MTUS Chronic Pain Treatment Guidelines Benzodiazepines Page(s): 24.",
-        "letter_url": "http://localhost/letters/L-8bfe781363af6ef1#item-1",
+        "letter_url": "/letters/L-8bfe781363af6ef1#item-1",
     },
     {
         "case_number": "",
@@ -639,7 +639,7 @@ KLONOPIN_ROWS = [
         "treatment_class": "benzodiazepine",
         "decision": "upheld",
         "guideline": "Decision based on MTUS Chronic Pain Treatment Guidelines Benzodiazepines Page(s): 24.",
-        "letter_url": "http://localhost/letters/L-96b58c07c53b0b00#item-2",
+        "letter_url": "/letters/L-96b58c07c53b0b00#item-2",
     },
 ]
 HEADER = "case_number,decision_date,request,treatment,treatment_class,decision,guideline,letter_url"
@@ -653,11 +653,11 @@ def test_export_csv_of_a_known_query(client):
         f"{HEADER}\n"
         ",,Klonopin 1 mg#30 with 1 refill,clonazepam,benzodiazepine,upheld,"
         "Decision based on MTUS Chronic Pain Treatment Guidelines Benzodiazepines Page(s): 24.,"
-        "http://localhost/letters/L-8bfe781363af6ef1#item-1\n"
+        "/letters/L-8bfe781363af6ef1#item-1\n"
         ",,Klonopin 1 mg every night #30 plus one refill (prescribed 8/20/14),clonazepam,"
         "benzodiazepine,upheld,"
         "Decision based on MTUS Chronic Pain Treatment Guidelines Benzodiazepines Page(s): 24.,"
-        "http://localhost/letters/L-96b58c07c53b0b00#item-2\n"
+        "/letters/L-96b58c07c53b0b00#item-2\n"
     )
     assert list(csv.DictReader(io.StringIO(response.text))) == KLONOPIN_ROWS
     # Each row's link leads to the letter page, which has that item.
@@ -698,7 +698,7 @@ def test_export_follows_filters_and_quotes_commas(client):
         rows[0]["guideline"]
         == "Decision based on MTUS Chronic Pain Treatment Guidelines Part 2 Page(s): 24, 66."
     )
-    assert rows[0]["letter_url"] == "http://localhost/letters/CM15-0022402#item-1"
+    assert rows[0]["letter_url"] == "/letters/CM15-0022402#item-1"
 
 
 def test_export_errors(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
@@ -27,6 +28,21 @@ class _Flask(Flask):
     json_provider_class = OrjsonProvider
 
 
+def _base_url(value: Any) -> str:
+    """The configured base URL without its trailing slash; an address that is not http(s)
+    with a host (and nothing after the path) stops the app from starting, with the reason."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"IMR_SEARCH_BASE_URL must be an http or https address such as "
+            f"https://imr.example.org, not {text!r}"
+        )
+    return text.rstrip("/")
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then IMR_SEARCH_* environment variables, then `test_config`."""
     app = _Flask(__name__)
@@ -38,12 +54,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # under the 64 KiB request line of the development server, so the answer is our page.
         MAX_URL_LENGTH=32 * 1024,
         EXPORT_LIMIT=5000,  # items in one CSV/JSON export
+        # Where the app is served (https://imr.example.org): exports link letters under it;
+        # unset, their links are relative. Never taken from the request's Host header.
+        BASE_URL="",
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.config.from_prefixed_env("IMR_SEARCH")
     app.json.sort_keys = False  # facets and fields keep their display order
     if test_config:
         app.config.update(test_config)
+    app.config["BASE_URL"] = _base_url(app.config["BASE_URL"])
     app.extensions["imr_search"] = app.config.get("SERVICE") or build_service(app.config)
 
     from .blueprints import api, export, health, letters, search, stats

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException
 
 from indexer.search import SearchError
 from indexer.stores.base import StoreUnavailable
+
+HOST_ERROR = (
+    "The Host header is not a valid host name: each part between dots must be 1 to 63 "
+    "letters, digits or hyphens."
+)
 
 
 def wants_json() -> bool:
@@ -40,9 +45,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        response = make_response(
-            error_response(exc.code or 500, exc.name, exc.description or exc.name)
-        )
+        description = exc.description or exc.name
+        if isinstance(exc, BadHost):
+            # Raised before routing, when the Host header cannot be encoded as a host name.
+            description = HOST_ERROR
+        response = make_response(error_response(exc.code or 500, exc.name, description))
         # The exception's own headers, such as the Allow header a 405 must carry.
         for name, value in exc.get_headers():
             if name.lower() != "content-type":

@@ -123,7 +123,7 @@ MAX_TERMS = 50000
 LETTER_CHUNKS_SIZE = 10000
 SORTS = ("relevance", "newest")
 LETTER_FIELDS = ("letter_id", "source", "fingerprint", "chunk_count", "indexed_at", "record",
-                 "text", "original_text")  # fmt: skip
+                 "text", "original_text", "file_sha256")  # fmt: skip
 
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -1298,7 +1298,7 @@ class ElasticsearchStore:
         return out
 
     def letter(self, letter_id: str) -> dict[str, Any] | None:
-        """Return a letter's record, text, original text, source and fingerprint, or None."""
+        """Return a letter's record, texts, source, fingerprint and file hash, or None."""
         from elasticsearch import NotFoundError
 
         try:

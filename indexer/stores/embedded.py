@@ -425,20 +425,22 @@ class EmbeddedStore:
     def counts(self) -> tuple[int, int]:
         """Return the number of letters and of chunks indexed."""
         self._follow_active()
+        if self.index_name is None:
+            raise self.unusable or StoreUnavailable(f"no index open in '{self.root}'")
         letters = self._db.execute("SELECT count(*) FROM letters").fetchone()[0]
         chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return letters, chunks
 
     def letter(self, letter_id: str) -> dict[str, Any] | None:
-        """Return a letter's record, text, original text, source and fingerprint, or None."""
+        """Return a letter's record, texts, source, fingerprint and file hash, or None."""
         row = self._db.execute(
-            "SELECT record, text, original_text, source, fingerprint, indexed_at FROM letters "
-            "WHERE letter_id = ?",
+            "SELECT record, text, original_text, source, fingerprint, indexed_at, file_sha256 "
+            "FROM letters WHERE letter_id = ?",
             (letter_id,),
         ).fetchone()
         if row is None:
             return None
-        record, text, original, source, fp, indexed_at = row
+        record, text, original, source, fp, indexed_at, sha256 = row
         return {
             "record": json.loads(record),
             "text": text,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from flask import Blueprint, abort, jsonify, request
 
 from indexer.schema import facet_names
@@ -9,6 +11,7 @@ from indexer.search import SearchError, SearchRequest
 from indexer.serialize import result_json, similar_json, stats_json
 
 from ..service import service
+from .letters import item_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -81,19 +84,26 @@ def letter(letter_id: str):
     stored = service().letter(letter_id)
     if stored is None:
         abort(404, description=f"There is no letter {letter_id!r} in the index.")
-    return jsonify({"letter_id": letter_id, "record": stored["record"], "text": stored["text"]})
+    record = stored["record"]
+    if record.get("source"):
+        # Web users see the file's name, not where it is on the server (the CLI shows the path).
+        record = {**record, "source": PurePath(record["source"]).name}
+    return jsonify({"letter_id": letter_id, "record": record, "text": stored["text"]})
 
 
 @bp.get("/similar/<source_id>")
 def similar(source_id: str):
     """Letters like a letter, or items like an item (LETTER:item-N)."""
     k = request.args.get("k", "10")
-    if not k.isdigit() or not 1 <= int(k) <= 50:
+    # isdigit() alone takes "²", which int() refuses; int() refuses thousands of digits too.
+    digits = k.lstrip("0")
+    if not (k.isascii() and k.isdigit() and len(digits) <= 2 and 1 <= int(digits or 0) <= 50):
         raise SearchError("k must be a whole number from 1 to 50")
+    item_number(source_id)
     return jsonify(
         {
             "source": source_id,
-            "hits": [similar_json(h) for h in service().similar(source_id, int(k))],
+            "hits": [similar_json(h) for h in service().similar(source_id, int(digits))],
         }
     )
 

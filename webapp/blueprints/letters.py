@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 from flask import (
     Blueprint,
@@ -16,7 +16,9 @@ from flask import (
 )
 
 from indexer.highlight import highlight_terms
+from indexer.search import SearchError
 
+from .. import originals
 from ..service import service
 
 bp = Blueprint("letters", __name__)
@@ -80,7 +82,7 @@ def letter(letter_id: str):
         sections=sections,
         items=items,
         q=q,
-        source_name=Path(stored["source"]).name,
+        source_name=originals.download_name(stored["source"], letter_id),
     )
 
 
@@ -102,13 +104,34 @@ def similar_cases(letter_id: str):
 
 @bp.get("/letters/<letter_id>/original")
 def original(letter_id: str):
-    """Download the letter's original file: only the file the index recorded for this letter."""
+    """Download the letter's original file: only the file the index recorded for this letter,
+    and only while its bytes are those the letter was indexed from."""
     stored = _letter_or_404(letter_id)
-    path = Path(stored["source"]).resolve()
-    if path.suffix.lower() not in (".pdf", ".txt") or not path.is_file():
-        abort(404, description="The original file of this letter is no longer available.")
-    mimetype = "application/pdf" if path.suffix.lower() == ".pdf" else "text/plain"
-    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=path.name)
+    try:
+        sha256 = originals.recorded_sha256(stored)
+        found = originals.read_original(stored["source"], sha256)
+    except originals.OriginalUnavailable as exc:
+        abort(404, description=str(exc))
+    return send_file(
+        io.BytesIO(found.data),
+        mimetype=found.mimetype,
+        as_attachment=True,
+        download_name=originals.download_name(stored["source"], letter_id),
+        etag=found.sha256,
+        last_modified=found.modified,
+    )
+
+
+def item_number(source_id: str) -> int | None:
+    """The item number of an item id (`LETTER:item-N`), None for a letter id; a 400 for
+    anything else after `:item-` (nothing, a sign, non-ASCII digits such as "²")."""
+    if ":item-" not in source_id:
+        return None
+    item = source_id.partition(":item-")[2]
+    # At most 100 items a letter: six digits are plenty, and int() of thousands refuses.
+    if not (item.isascii() and item.isdigit() and len(item) <= 6):
+        raise SearchError(f"{source_id!r} is not an item id (expected LETTER:item-N)")
+    return int(item)
 
 
 @bp.get("/similar/<source_id>")
@@ -116,11 +139,14 @@ def similar(source_id: str):
     """Letters like a letter, or items like an item (LETTER:item-N)."""
     letter_id = source_id.partition(":item-")[0]
     stored = _letter_or_404(letter_id)
+    number = item_number(source_id)
     hits = service().similar(source_id, k=10)
     item = None
-    if ":item-" in source_id:
-        number = int(source_id.rpartition("-")[2])
-        item = stored["record"]["items"][number - 1]
+    if number is not None:
+        items = stored["record"]["items"]
+        if not 1 <= number <= len(items):
+            raise SearchError(f"letter {letter_id} has no item {number}")
+        item = items[number - 1]
     template = "_similar.html" if request.headers.get("HX-Request") else "similar.html"
     response = make_response(
         render_template(
