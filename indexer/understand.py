@@ -173,6 +173,10 @@ def suggestions(q: str, known_values: dict[str, set[str]]) -> list[Suggestion]:
         group = expansions().get(m.group(0))
         if group:
             named.append((m.start(), Suggestion("treatment_name", group[0], m.group(0))))
+    for name in sorted(named_treatments(q, frozenset(known_values.get("treatment_name", ())))):
+        first = _words(name)[0]
+        at = lowered.find(first)
+        named.append((at if at >= 0 else len(q), Suggestion("treatment_name", name, name)))
     for region in body_regions(q):
         named.append((len(q), Suggestion("body_region", region, region)))
     found += [s for _, s in sorted(named, key=lambda pair: pair[0])]

@@ -263,10 +263,13 @@ def test_a_query_about_the_outcome_ranks_that_outcome_first_and_suggests_it(serv
     result = search(service, q="MRI approved on independent review")
     # The three overturned MRI items of the samples (CM16-0246624, -0240434, -0235724).
     assert set(letter_ids(result)[:3]) == {"CM16-0246624", "CM16-0240434", "CM16-0235724"}
-    assert [(s.facet, s.value) for s in result.suggestions] == [("decision", "overturned")]
-    # Once the user filters by decision, the query no longer re-ranks or suggests.
+    assert [(s.facet, s.value) for s in result.suggestions] == [
+        ("decision", "overturned"),
+        ("treatment_name", "mri"),
+    ]
+    # Once the user filters by decision, the query no longer re-ranks by or suggests the outcome.
     filtered = search(service, q="MRI approved on independent review", decision="upheld")
-    assert filtered.suggestions == []
+    assert [(s.facet, s.value) for s in filtered.suggestions] == [("treatment_name", "mri")]
     assert all("upheld" in c.doc["decision"] for h in filtered.hits for c in h.chunks)
 
 
@@ -330,7 +333,10 @@ def test_body_region_facet_and_suggestion(service):
     for hit in result.hits:
         assert all("cervical spine" in c.doc["body_region"] for c in hit.chunks)
     suggested = search(service, q="cervical spine MRI").suggestions
-    assert [(s.facet, s.value) for s in suggested] == [("body_region", "cervical spine")]
+    assert [(s.facet, s.value) for s in suggested] == [
+        ("treatment_name", "mri"),
+        ("body_region", "cervical spine"),
+    ]
 
 
 @pytest.mark.parametrize(

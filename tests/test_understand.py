@@ -67,3 +67,12 @@ def test_body_regions():
     ]
     assert body_regions("X-ray of the pelvis") == ["hip and pelvis"]
     assert body_regions("Valium 10mg #45") == []
+
+
+def test_treatment_names_the_index_holds_are_suggested_as_written():
+    known = {**KNOWN, "treatment_name": {"tens unit", "chiropractic care", "mri"}}
+    found = suggestions("chiropractic treatment and TENS units", known)
+    assert [(s.facet, s.value) for s in found] == [
+        ("treatment_name", "chiropractic care"),
+        ("treatment_name", "tens unit"),
+    ]
