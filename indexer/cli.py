@@ -11,6 +11,7 @@ import click
 from .letters.errors import LetterError, printable
 from .letters.reader import iter_letter_paths
 from .letters.record import Letter
+from .settings import EnvOption
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +24,7 @@ from .letters.record import Letter
 )
 @click.option(
     "--data-dir",
+    cls=EnvOption,
     type=click.Path(file_okay=False),
     envvar="IMR_SEARCH_DATA_DIR",
     default=None,

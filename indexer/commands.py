@@ -6,24 +6,100 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .letters.errors import printable
+from .locking import WriterBusy, writer_lock
 from .search import SearchError, SearchRequest, SearchService
 from .serialize import result_json, similar_json, stats_json
+from .settings import EnvOption, check_store_settings, lock_timeout
 from .stores.base import Store, StoreUnavailable, StoreWriteError
+
+
+def _embedded(ctx: click.Context) -> bool:
+    from .stores import default_backend
+
+    return (ctx.obj.get("backend") or default_backend()) == "embedded"
 
 
 def _store(ctx: click.Context) -> Store:
     from .stores import open_store
 
+    if _embedded(ctx):
+        check_store_settings()
     try:
         return open_store(ctx.obj.get("backend"), ctx.obj.get("data_dir"))
     except (StoreUnavailable, StoreWriteError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _backend_errors() -> tuple[type[BaseException], ...]:
+    """What a back end raises when it fails (Elasticsearch's errors, when it is loaded)."""
+    errors: list[type[BaseException]] = [StoreUnavailable, StoreWriteError]
+    es = sys.modules.get("indexer.stores.elasticsearch")
+    if es is not None:
+        errors.append(es.StoreError)
+    return tuple(errors)
+
+
+@contextmanager
+def _write_lock(ctx: click.Context) -> Iterator[None]:
+    """Hold the embedded data directory's writer lock (see `locking.py`); nothing else to
+    hold on Elasticsearch. Another writer that keeps it too long is a one-line error."""
+    if not _embedded(ctx):
+        yield
+        return
+    from .stores import data_dir
+    from .stores.embedded import ensure_data_dir
+
+    timeout = lock_timeout()
+    root = data_dir(ctx.obj.get("data_dir"))
+    try:
+        ensure_data_dir(root)
+    except (StoreUnavailable, StoreWriteError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        lock = writer_lock(root, timeout)
+        lock.__enter__()
+    except WriterBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot lock data directory '{root}' ({exc.strerror or exc})"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+@contextmanager
+def _writing(ctx: click.Context, *, for_rebuild: bool = False) -> Iterator[Store]:
+    """The store, opened for a command that writes it, with the writer lock held throughout
+    (taken first: the store opens the index ACTIVE names once no other writer can switch it)."""
+    with _write_lock(ctx):
+        if _embedded(ctx):
+            from .stores import data_dir
+            from .stores.embedded import EmbeddedStore
+
+            check_store_settings()
+            try:
+                store: Store = EmbeddedStore(
+                    data_dir(ctx.obj.get("data_dir")), for_rebuild=for_rebuild
+                )
+            except (StoreUnavailable, StoreWriteError) as exc:
+                raise click.ClickException(str(exc)) from None
+        else:
+            store = _store(ctx)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 def _embedder(ctx: click.Context, store: Store):
@@ -107,15 +183,14 @@ def register(main: click.Group) -> None:
         be run again. Bad files are reported on stderr and the rest are indexed; the exit code
         is 1 if any file failed.
         """
-        store = _store(ctx)
-        summary, failures = _index_into(ctx, store, paths, force, batch_size)
-        letters, chunks = store.counts()
-        click.echo(
-            f"{summary.indexed} letters indexed ({summary.chunks} chunks), {summary.skipped} "
-            f"unchanged, {len(failures)} failed in {summary.seconds:.1f} s; the index now holds "
-            f"{letters} letters, {chunks} chunks ({store.name})"
-        )
-        store.close()
+        with _writing(ctx) as store:
+            summary, failures = _index_into(ctx, store, paths, force, batch_size)
+            letters, chunks = store.counts()
+            click.echo(
+                f"{summary.indexed} letters indexed ({summary.chunks} chunks), {summary.skipped} "
+                f"unchanged, {len(failures)} failed in {summary.seconds:.1f} s; the index now "
+                f"holds {letters} letters, {chunks} chunks ({store.name})"
+            )
         if failures:
             sys.exit(1)
 
@@ -124,10 +199,14 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def delete(ctx: click.Context, letter_ids: tuple[str, ...]) -> None:
         """Remove letters (by letter id or case number) from the index."""
-        store = _store(ctx)
-        removed = store.delete(list(letter_ids))
-        click.echo(f"{removed} of {len(letter_ids)} letters removed")
-        store.close()
+        with _writing(ctx) as store:
+            try:
+                removed = store.delete(list(letter_ids))
+            except StoreWriteError as exc:  # refused before anything was removed
+                raise click.ClickException(f"{exc}; nothing was deleted") from None
+            except _backend_errors() as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"{removed} of {len(letter_ids)} letters removed")
         if removed < len(letter_ids):
             sys.exit(1)
 
@@ -163,27 +242,52 @@ def register(main: click.Group) -> None:
     @main.command()
     @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
     @click.option("--batch-size", default=16, show_default=True, help="Letters per write.")
+    @click.option(
+        "--allow-failures",
+        is_flag=True,
+        help="Switch to the new index even if some files failed (they are left out of it).",
+    )
+    @click.option(
+        "--allow-empty", is_flag=True, help="Switch to the new index even if it holds no letters."
+    )
     @click.pass_context
-    def reindex(ctx: click.Context, paths: tuple[str, ...], batch_size: int) -> None:
+    def reindex(
+        ctx: click.Context,
+        paths: tuple[str, ...],
+        batch_size: int,
+        allow_failures: bool,
+        allow_empty: bool,
+    ) -> None:
         """Rebuild the index from letters into a new index and switch to it when complete.
 
-        Searches keep using the old index until the switch; if the rebuild fails, the old index
-        stays in use.
+        Searches keep using the old index until the switch. It switches only when every file
+        was indexed (or --allow-failures), the new index holds letters (or --allow-empty) and,
+        opened afresh, holds every letter and chunk written into it; otherwise the new index
+        is deleted and the old one stays in use, whole. A PATH that does not exist (or is no
+        file or folder) stops it before anything is built.
         """
-        store = _store(ctx)
-        generation = store.begin_reindex()
-        try:
-            target = store.reindex_target(generation)
-            summary, failures = _index_into(ctx, target, paths, True, batch_size)
-        except StoreWriteError as exc:
-            store.abort_reindex(generation)
-            raise click.ClickException(f"{exc}; the index in use is unchanged") from None
-        except BaseException:
-            store.abort_reindex(generation)
-            raise
-        store.finish_reindex(generation)
-        letters, chunks = store.counts()
-        click.echo(f"rebuilt: {letters} letters, {chunks} chunks ({len(failures)} files failed)")
+        from .letters.reader import path_problem
+
+        bad = [(p, why) for p in paths if (why := path_problem(p)) is not None]
+        if bad:
+            named = "; ".join(f"{printable(p)}: {why}" for p, why in bad)
+            raise click.ClickException(
+                f"{named}; nothing was rebuilt, the index in use is unchanged"
+            )
+        with _writing(ctx, for_rebuild=True) as store:
+            leftovers = getattr(store, "remove_leftovers", None)
+            removed = leftovers() if leftovers else []
+            if removed:
+                click.echo(
+                    f"note: removed {len(removed)} unfinished rebuild(s) left by interrupted "
+                    f"runs: {', '.join(removed)}",
+                    err=True,
+                )
+            failures = _rebuild(ctx, store, paths, batch_size, allow_failures, allow_empty)
+            letters, chunks = store.counts()
+            click.echo(
+                f"rebuilt: {letters} letters, {chunks} chunks ({len(failures)} files failed)"
+            )
         if failures:
             sys.exit(1)
 
@@ -305,9 +409,10 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples" / "letters"
 def _serve_command(main: click.Group) -> None:
     @main.command()
     @click.option("--host", default="127.0.0.1", show_default=True)
-    @click.option("--port", default=5000, show_default=True, type=int)
+    @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
     @click.option(
         "--production",
+        cls=EnvOption,
         is_flag=True,
         envvar="IMR_SEARCH_PRODUCTION",
         help="Serve with granian, a production HTTP server, instead of Werkzeug's development "
@@ -315,6 +420,7 @@ def _serve_command(main: click.Group) -> None:
     )
     @click.option(
         "--threads",
+        cls=EnvOption,
         type=click.IntRange(1, 256),
         default=None,
         envvar="IMR_SEARCH_THREADS",
@@ -324,6 +430,7 @@ def _serve_command(main: click.Group) -> None:
     )
     @click.option(
         "--workers",
+        cls=EnvOption,
         type=click.IntRange(1, 64),
         default=1,
         show_default=True,
@@ -367,18 +474,15 @@ def _serve_command(main: click.Group) -> None:
         except StoreUnavailable as exc:
             click.echo(f"warning: {exc}; serving anyway (503 until it answers)", err=True)
             empty = False
+        try:
+            check_port(host, port)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None
         if empty and samples:
-            sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
-            click.echo(f"The index is empty: indexing the sample letters in {sample_dir} first.")
-            summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
-            click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
+            _index_samples(ctx, store)
         if production:
-            try:
-                check_port(host, port)
-            except OSError as exc:
-                raise click.ClickException(
-                    f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-                ) from None
             store.close()  # each worker process opens its own
             processes = f"{workers} processes of " if workers > 1 else ""
             click.echo(
@@ -399,9 +503,112 @@ def _serve_command(main: click.Group) -> None:
         app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
 
 
+class _NotSwitched(Exception):
+    """The rebuilt index must not go live: the reason."""
+
+
+def _rebuild(
+    ctx: click.Context,
+    store: Store,
+    paths: tuple[str, ...],
+    batch_size: int,
+    allow_failures: bool,
+    allow_empty: bool,
+) -> list[tuple[str, str]]:
+    """Build a new index from `paths` and switch to it if it is complete, non-empty and
+    verified; otherwise delete it, leave the index in use as it is, and fail with one line
+    that says why and what the index in use holds."""
+    from .pipeline import IndexingStopped
+
+    generation = store.begin_reindex()
+    try:
+        target = store.reindex_target(generation)
+        summary, failures = _index_into(ctx, target, paths, True, batch_size, stopping=True)
+        if failures and not allow_failures:
+            raise _NotSwitched(
+                f"{len(failures)} file{'s' if len(failures) > 1 else ''} failed "
+                "(--allow-failures switches all the same)"
+            )
+        if summary.indexed == 0 and not allow_empty:
+            raise _NotSwitched("it holds no letters (--allow-empty switches all the same)")
+        verify = getattr(store, "verify_rebuild", None)
+        if verify is not None:
+            from .stores.embedded import RebuildCheckFailed
+
+            try:
+                built = verify(generation)
+            except RebuildCheckFailed as exc:
+                raise _NotSwitched(f"it failed its check: {exc}") from None
+            if built != (summary.indexed, summary.chunks):
+                raise _NotSwitched(
+                    f"it failed its check: it holds {built[0]} letters, {built[1]} chunks, "
+                    f"where {summary.indexed} letters, {summary.chunks} chunks were written"
+                )
+        try:
+            store.finish_reindex(generation)
+        except StoreWriteError as exc:  # ACTIVE could not be replaced: it names the old index
+            raise _NotSwitched(f"{exc} while switching") from None
+    except _NotSwitched as exc:
+        store.abort_reindex(generation)
+        raise click.ClickException(
+            f"the new index was not switched to: {exc}; it was deleted, and {_in_use(store)}"
+        ) from None
+    except IndexingStopped as exc:
+        store.abort_reindex(generation)
+        done = exc.summary.indexed
+        if done:
+            what = f": the rebuild stopped after {done} letters and was deleted; "
+        else:
+            what = "; nothing was rebuilt, "
+        raise click.ClickException(f"{exc.cause}{what}{_in_use(store)}") from None
+    except _backend_errors() as exc:
+        store.abort_reindex(generation)
+        raise click.ClickException(f"{exc}; nothing was rebuilt, {_in_use(store)}") from None
+    except BaseException:
+        store.abort_reindex(generation)
+        raise
+    return failures
+
+
+def _in_use(store: Store) -> str:
+    """What the index in use still holds, for a failed rebuild's message."""
+    try:
+        letters, chunks = store.counts()
+    except _backend_errors():
+        return "the index in use is unchanged"
+    return f"the index in use is unchanged ({letters} letters, {chunks} chunks)"
+
+
+def _index_samples(ctx: click.Context, store: Store) -> None:
+    """Index the sample letters into an empty index, as a writer (holding the writer lock)."""
+    sample_dir = Path(os.environ.get("IMR_SEARCH_SAMPLES") or SAMPLES_DIR)
+    lock = _write_lock(ctx)
+    try:
+        lock.__enter__()
+    except click.ClickException as exc:  # another writer, busy for long: it fills the index
+        click.echo(f"warning: {exc.format_message()}; serving without the samples", err=True)
+        return
+    try:
+        if store.counts()[0]:  # another writer filled it while we waited
+            return
+        click.echo(f"The index is empty: indexing the sample letters in {sample_dir} first.")
+        summary, _ = _index_into(ctx, store, (str(sample_dir),), False, 16)
+    finally:
+        lock.__exit__(None, None, None)
+    click.echo(f"{summary.indexed} letters indexed ({summary.chunks} chunks).")
+
+
 def _index_into(
-    ctx: click.Context, store: Store, paths: tuple[str, ...], force: bool, batch_size: int
+    ctx: click.Context,
+    store: Store,
+    paths: tuple[str, ...],
+    force: bool,
+    batch_size: int,
+    *,
+    stopping: bool = False,
 ):
+    """Index `paths` into `store`, reporting each bad file on stderr. A write the store refuses
+    ends the command with one line, or, with `stopping`, raises `IndexingStopped`."""
     from tqdm import tqdm
 
     from .pipeline import IndexingStopped, index_paths
@@ -438,6 +645,8 @@ def _index_into(
         bar.close()
         for source, reason in exc.summary.failed:
             click.echo(f"error: {printable(source)}: {reason}", err=True)
+        if stopping:
+            raise
         raise click.ClickException(str(exc)) from None
     finally:
         bar.close()

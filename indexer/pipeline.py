@@ -22,7 +22,7 @@ from .chunking import chunk_letter
 from .documents import LetterDocs, letter_docs
 from .letters.errors import LetterError
 from .letters.parser import parse_letter
-from .letters.reader import check_file, iter_letter_paths
+from .letters.reader import check_file, iter_letter_paths, open_regular
 from .model import MODEL_ENV, load_tokenizer
 from .stores.base import (
     FILE_STAMP,
@@ -103,7 +103,7 @@ def parser_version() -> str:
 def sha256_file(path: Path) -> str:
     """Return the SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(str(path)) as f:  # a FIFO put in a letter's place must not block us
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -15,6 +15,14 @@ A data directory that cannot be written (read-only file system, no permission) o
 searches work (tantivy, which takes a lock file even to read, reads a private copy of the text
 index), writes raise `ReadOnlyStorage`. A full disk raises `StorageFull`; the transaction that
 hit it is rolled back, so the index still holds whole letters only.
+
+`ACTIVE` names the live index: a plain name of the form `index-<UTC time>-<6 hex digits>`, a
+directory directly under the data directory. Any other value (a path, `.`, `..`) is refused
+(`BadActivePointer`), so nothing outside the data directory's own `index-*` children is ever
+opened as the index or deleted. A rebuild (`reindex`) builds a new `index-*` directory, checks
+it (`verify_rebuild`), switches ACTIVE to it and deletes the others; the command runs it under
+the data directory's writer lock (`locking.py`), which is also why it may remove what earlier,
+interrupted rebuilds left (`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -55,6 +64,7 @@ from .base import (
     PartialDoc,
     ReadOnlyStorage,
     StorageFull,
+    StoreUnavailable,
     StoreWriteError,
     file_stamp,
 )
@@ -92,6 +102,51 @@ _LETTER_COLUMNS = (
 )
 
 
+#: The name of an index directory, as `_new_index_name` makes it: the only thing ACTIVE may hold.
+INDEX_NAME = re.compile(r"index-[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
+_ACTIVE_TMP = re.compile(r"ACTIVE\.[0-9]+\.tmp")
+
+
+class DataDirectoryError(StoreUnavailable):
+    """The data directory is not a directory, or cannot be made one."""
+
+
+class BadActivePointer(StoreUnavailable):
+    """ACTIVE names something else than an index directory of the data directory."""
+
+
+class BrokenIndex(StoreUnavailable):
+    """The live index's files cannot be opened (not a database, a damaged text index)."""
+
+
+class RebuildCheckFailed(Exception):
+    """A rebuilt index does not hold what was written into it: it must not go live."""
+
+
+def ensure_data_dir(root: Path) -> None:
+    """Make the data directory if needed; raise `DataDirectoryError` (or, when the storage
+    refuses, `ReadOnlyStorage` / `StorageFull`) with one line saying what is wrong."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return
+    except FileExistsError:  # a file, a device, a symlink to one
+        pass
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            blocker = next((p for p in root.parents if p.exists() and not p.is_dir()), None)
+            if blocker is not None:
+                raise DataDirectoryError(
+                    f"data directory '{root}' cannot be created: '{blocker}' is not a directory"
+                ) from None
+        if _failure_kind(exc, root) is not None:
+            raise _write_error(exc, root) from exc
+        raise DataDirectoryError(
+            f"data directory '{root}' cannot be created ({exc.strerror or exc})"
+        ) from None
+    if not root.is_dir():
+        raise DataDirectoryError(f"data directory '{root}' is not a directory")
+
+
 def default_data_dir() -> Path:
     """Return where the embedded index lives unless told otherwise (XDG data home)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -110,35 +165,53 @@ class EmbeddedStore:
         index_dir: str | None = None,
         *,
         read_only: bool = False,
+        for_rebuild: bool = False,
     ) -> None:
         """Open (creating if needed) the active index under `data_dir`, or the named `index_dir`.
 
         With `read_only`, or when the directory cannot be written, nothing is created or
-        changed on disk and writes raise `ReadOnlyStorage`."""
+        changed on disk and writes raise `ReadOnlyStorage`. With `for_rebuild`, a live index
+        that cannot be opened (`BadActivePointer`, `BrokenIndex`) is left closed
+        (`self.unusable` says why): the store can still rebuild and switch to a new one."""
         self.root = Path(data_dir)
         self.dims = dims
         self._read_only_requested = read_only
         self._text_copy: tempfile.TemporaryDirectory | None = None
         self._active_cache: tuple[tuple[int, int, int], str | None] | None = None
+        self._local = threading.local()
+        self.index_name: str | None = None
+        self.unusable: StoreUnavailable | None = None
         if not read_only:
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                if _failure_kind(exc, self.root) is None:
-                    raise
-                raise _write_error(exc, self.root) from exc
+            ensure_data_dir(self.root)
+        elif self.root.exists() and not self.root.is_dir():
+            raise DataDirectoryError(f"data directory '{self.root}' is not a directory")
         # A store opened on a named index (a rebuild in progress) never follows ACTIVE.
         self._pinned = index_dir is not None
-        name = index_dir or self._active_name()
+        if index_dir is not None and not INDEX_NAME.fullmatch(index_dir):
+            raise ValueError(f"{index_dir!r} is not the name of an index directory")
+        try:
+            name = index_dir or self._active_name()
+        except BadActivePointer as exc:
+            if not for_rebuild:
+                raise
+            self.unusable = exc
+            return
         if name is None:
             if read_only or not os.access(self.root, os.W_OK):
                 raise ReadOnlyStorage(
                     f"data directory '{self.root}' is read-only and holds no index yet"
                 )
             name = self._create_active()
-        self._open(name)
+        try:
+            self._open(name)
+        except BrokenIndex as exc:
+            if not for_rebuild:
+                raise
+            self.unusable = exc
 
     def _active_name(self) -> str | None:
+        """The index ACTIVE names (None without ACTIVE); `BadActivePointer` unless it is a plain
+        name of an index directory directly under the data directory."""
         # Asked before every query: a stat is a fraction of reading the file, and ACTIVE is only
         # ever replaced (a new inode), never written in place.
         path = self.root / "ACTIVE"
@@ -148,19 +221,59 @@ class EmbeddedStore:
             cached = self._active_cache
             if cached is not None and cached[0] == key:
                 return cached[1]
-            name = path.read_text().strip() or None
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:  # a directory, a loop, a FIFO would be refused below anyway
+            raise BadActivePointer(
+                f"ACTIVE in '{self.root}' cannot be read ({exc.strerror or exc}); run "
+                "`imr-search reindex PATH` to rebuild"
+            ) from None
+        name = raw.decode("utf-8", "replace").strip() or None
+        if name is not None:
+            self._check_index_name(name)
         self._active_cache = (key, name)
         return name
+
+    def _check_index_name(self, name: str) -> None:
+        target = self.root / name
+        if INDEX_NAME.fullmatch(name) and (
+            not os.path.lexists(target) or (target.is_dir() and not target.is_symlink())
+        ):
+            return
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name[:200])
+        raise BadActivePointer(
+            f"ACTIVE in '{self.root}' names '{shown}', not an index directory of it; run "
+            "`imr-search reindex PATH` to rebuild"
+        )
 
     def _create_active(self) -> str:
         name = _new_index_name()
         with _storage_errors(self.root):
-            _write_atomically(self.root / "ACTIVE", name)
+            if not _write_new(self.root / "ACTIVE", name):  # another process was first
+                return self._active_name() or name
         return name
 
     def _open(self, name: str) -> None:
+        """Open the index `name`; `BrokenIndex` if its files are not an index."""
+        try:
+            self._open_index(name)
+        except BrokenIndex:
+            self.index_name = None
+            raise
+        except (sqlite3.OperationalError, StoreWriteError):
+            self.index_name = None
+            raise
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            # SQLite's "file is not a database" or "database disk image is malformed"; tantivy's
+            # damaged meta.json (a ValueError). A locked database is an OperationalError.
+            self.index_name = None
+            raise BrokenIndex(
+                f"the index '{self.root / name}' cannot be opened ({_one_line(exc)}); run "
+                "`imr-search reindex PATH` to rebuild"
+            ) from None
+
+    def _open_index(self, name: str) -> None:
         self.index_name = name
         self.path = self.root / name
         self._local = threading.local()  # one SQLite connection per thread (the web app's)
@@ -264,20 +377,85 @@ class EmbeddedStore:
         """Return a store writing into the rebuild `name`."""
         return EmbeddedStore(self.root, self.dims, index_dir=name)
 
+    def remove_leftovers(self) -> list[str]:
+        """Delete what interrupted rebuilds left: `index-*` directories ACTIVE does not name
+        (none while ACTIVE itself is unusable: one of them may be the last good index) and
+        `ACTIVE.<pid>.tmp` files. Only with the writer lock held (no rebuild is running).
+        Returns the index directories deleted."""
+        removed: list[str] = []
+        if not os.access(self.root, os.W_OK):
+            return removed
+        live = None if isinstance(self.unusable, BadActivePointer) else self._active_name()
+        for child in sorted(self._children()):
+            if _ACTIVE_TMP.fullmatch(child.name):
+                with suppress(OSError):
+                    child.unlink()
+            elif live is not None and child.name != live and self._remove_index(child.name):
+                removed.append(child.name)
+        return removed
+
+    def verify_rebuild(self, name: str) -> tuple[int, int]:
+        """Open the rebuilt index `name` afresh, as a reader would, and return its letters and
+        chunks; `RebuildCheckFailed` if it is not whole: its letters' chunk counts, its chunks
+        and its text index must agree."""
+        try:
+            check = EmbeddedStore(self.root, self.dims, index_dir=name, read_only=True)
+        except (StoreUnavailable, StoreWriteError) as exc:
+            raise RebuildCheckFailed(f"it cannot be opened ({exc})") from None
+        try:
+            letters, chunks = check.counts()
+            accounted = check._db.execute("SELECT coalesce(sum(chunk_count), 0) FROM letters")
+            accounted = accounted.fetchone()[0]
+            generation = check._generation(check._db)
+            text_docs = check._text.index.searcher().num_docs
+            text_generation = check._text.generation()
+        finally:
+            check.close()
+        if accounted != chunks:
+            raise RebuildCheckFailed(
+                f"its letters account for {accounted} chunks, it holds {chunks}"
+            )
+        if text_docs != chunks or (chunks and text_generation != generation):
+            raise RebuildCheckFailed(f"its text index holds {text_docs} of its {chunks} chunks")
+        return letters, chunks
+
     def finish_reindex(self, name: str) -> None:
-        """Make the rebuild the active index (one atomic rename) and delete the old one."""
-        if not (self.root / name / "store.sqlite").is_file():
-            raise ValueError(f"no rebuilt index {name!r} in {self.root}")
-        old = self.index_name
-        _write_atomically(self.root / "ACTIVE", name)
+        """Make the rebuild the active index (one atomic rename) and delete the others (the
+        old one, and any a rebuild left); only with the writer lock held."""
+        if not INDEX_NAME.fullmatch(name) or not (self.root / name / "store.sqlite").is_file():
+            raise RebuildCheckFailed(f"no rebuilt index {name!r} in '{self.root}'")
+        with _storage_errors(self.root):
+            _write_atomically(self.root / "ACTIVE", name)
+        self.unusable = None
         self._follow_active()
-        if old != name:
-            shutil.rmtree(self.root / old, ignore_errors=True)
+        for child in self._children():
+            if child.name != name:
+                self._remove_index(child.name)
 
     def abort_reindex(self, name: str) -> None:
-        """Throw a rebuild away; the active index is untouched."""
-        if name != self.index_name:
-            shutil.rmtree(self.root / name, ignore_errors=True)
+        """Throw a rebuild away; the active index is untouched (never deleted, even if the
+        switch to `name` went through before something failed)."""
+        try:
+            live = self._active_name()
+        except BadActivePointer:
+            live = None
+        if name not in (self.index_name, live):
+            self._remove_index(name)
+
+    def _children(self) -> list[Path]:
+        try:
+            return list(self.root.iterdir())
+        except OSError:
+            return []
+
+    def _remove_index(self, name: str) -> bool:
+        """Delete the index directory `name` of the data directory, and nothing else: a name
+        of another form, a symlink or a file is left alone."""
+        path = self.root / name
+        if not INDEX_NAME.fullmatch(name) or path.is_symlink() or not path.is_dir():
+            return False
+        shutil.rmtree(path, ignore_errors=True)
+        return not os.path.lexists(path)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -448,6 +626,7 @@ class EmbeddedStore:
             "source": source,
             "fingerprint": fp,
             "indexed_at": indexed_at,
+            "file_sha256": sha256,
         }
 
     def letter_chunks(self, letter_id: str, embeddings: bool = True) -> list[dict[str, Any]]:
@@ -734,8 +913,32 @@ def _new_index_name() -> str:
 
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):  # a full disk must not leave ACTIVE.<pid>.tmp behind
+            tmp.unlink()
+        raise
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Create `path` holding `text`, whole or not at all, unless it exists (then False)."""
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        with suppress(OSError):
+            tmp.unlink()
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _transaction:
