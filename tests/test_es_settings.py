@@ -58,6 +58,11 @@ def test_urls_get_their_port_and_several_nodes_are_several_urls(value, urls):
             "IMR_SEARCH_ES_TIMEOUT must be more than 0, not '0'",
         ),
         (
+            {"IMR_SEARCH_ES_INDEX": "BAD"},
+            "IMR_SEARCH_ES_INDEX: 'BAD' is not an index name (lower-case letters, digits, '-', "
+            "'_' and '.', at most 200)",
+        ),
+        (
             {"ELASTICSEARCH_API_KEY": "k", "ELASTICSEARCH_USERNAME": "elastic"},
             "set ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, "
             "not both",

@@ -87,3 +87,35 @@ def test_similar_cases_look_up_a_bounded_number_of_a_letters_chunks(
     assert asked == [2]
     assert len(hits) == 3
     store.close()
+
+
+def test_a_pdf_of_more_pages_than_a_letter_has_is_refused_before_reading_them(tmp_path):
+    from pypdf import PdfWriter
+
+    from indexer.letters.reader import read_pages
+
+    writer = PdfWriter()
+    for _ in range(201):
+        writer.add_blank_page(width=612, height=792)
+    path = tmp_path / "many_pages.pdf"
+    with path.open("wb") as f:
+        writer.write(f)
+    with pytest.raises(LetterError) as caught:
+        read_pages(str(path))
+    assert (
+        caught.value.reason == "PDF of 201 pages (a letter has at most 200; real ones have 2 to 12)"
+    )
+
+
+def test_a_pdf_whose_text_takes_too_long_is_refused(tmp_path, monkeypatch):
+    import indexer.letters.reader
+    from indexer.letters.reader import read_pages
+
+    from .conftest import DEV
+
+    monkeypatch.setattr(indexer.letters.reader, "MAX_PDF_SECONDS", -1)
+    with pytest.raises(LetterError) as caught:
+        read_pages(str(DEV[0]))
+    assert caught.value.reason == (
+        "PDF text took over -1 s to read (a letter takes well under one); not read further"
+    )

@@ -730,8 +730,9 @@ class ElasticsearchStore:
         bulk_timeout: float = 120.0,
     ) -> None:
         if not _INDEX_NAME.match(index) or len(index) > 200:
-            raise ValueError(
-                f"invalid index alias {index!r}: lower-case letters, digits, '-', '_', '.'"
+            raise StoreConfigError(
+                f"IMR_SEARCH_ES_INDEX: {index!r} is not an index name (lower-case letters, digits, "
+                "'-', '_' and '.', at most 200)"
             )
         self.alias = index
         self.letters_alias = index + LETTERS_SUFFIX
