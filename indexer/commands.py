@@ -97,9 +97,27 @@ def _writing(ctx: click.Context, *, for_rebuild: bool = False) -> Iterator[Store
         else:
             store = _store(ctx)
         try:
-            yield store
+            if _embedded(ctx):
+                yield store
+            else:
+                yield from _es_locked(store)
         finally:
             store.close()
+
+
+def _es_locked(store: Any) -> Iterator[Any]:
+    """Yield the Elasticsearch store with its writer lock held (a lock document)."""
+    from .stores.es_lock import ElasticsearchWriterBusy
+
+    try:
+        lock = store.writer_lock(lock_timeout())
+        lock.__enter__()
+    except (ElasticsearchWriterBusy, StoreUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def _embedder(ctx: click.Context, store: Store):

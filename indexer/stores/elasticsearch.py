@@ -791,12 +791,9 @@ class ElasticsearchStore:
                 "set ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, "
                 "not both"
             )
+        index = kwargs.pop("index", None) or env.get("IMR_SEARCH_ES_INDEX") or DEFAULT_ALIAS
         options.update(kwargs)
-        return cls(
-            env.get("ELASTICSEARCH_URL") or None,
-            env.get("IMR_SEARCH_ES_INDEX") or DEFAULT_ALIAS,
-            **options,
-        )
+        return cls(env.get("ELASTICSEARCH_URL") or None, index, **options)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -1324,6 +1321,20 @@ class ElasticsearchStore:
         if resp is None:
             return []
         return [dict(h["_source"]) for h in resp["hits"]["hits"]]
+
+    @contextmanager
+    def writer_lock(self, timeout: float) -> Iterator[None]:
+        """Hold the alias's writer lock (see `es_lock.py`), waiting up to `timeout` seconds;
+        ElasticsearchWriterBusy names the holder when another writer keeps it."""
+        from .es_lock import es_writer_lock
+
+        lock = es_writer_lock(self.client, self.alias, timeout)
+        with self._calls(f"taking the writer lock of {self.alias}"):
+            lock.__enter__()
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
 
     def close(self) -> None:
         """Close the client's connections."""
