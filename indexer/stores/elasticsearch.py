@@ -807,7 +807,7 @@ class ElasticsearchStore:
     def _calls(self, action: str) -> Iterator[None]:
         """Turn the client's exceptions into StoreUnavailable / StoreError."""
         from elastic_transport import ConnectionError as TransportConnectionError
-        from elastic_transport import ConnectionTimeout
+        from elastic_transport import ConnectionTimeout, SerializationError, TransportError
         from elasticsearch import (
             ApiError,
             AuthenticationException,
@@ -825,6 +825,10 @@ class ElasticsearchStore:
             raise StoreUnavailable(f"{where} is not reachable: {reason}") from None
         except UnsupportedProductError:
             raise StoreUnavailable(f"{where} is not Elasticsearch") from None
+        except SerializationError:
+            raise StoreUnavailable(
+                f"{where} answered {action} with something that is not Elasticsearch's JSON"
+            ) from None
         except (AuthenticationException, AuthorizationException) as exc:
             raise StoreUnavailable(
                 f"{where} refused the credentials while {action} (HTTP {exc.status_code})"
@@ -835,6 +839,9 @@ class ElasticsearchStore:
             if exc.status_code in (429, 502, 503, 504):
                 raise StoreUnavailable(message) from None
             raise StoreError(message) from exc
+        except TransportError as exc:  # any other failure of the transport: one line
+            reason = self._clean(f"{type(exc).__name__}: {exc}")
+            raise StoreUnavailable(f"{where} failed {action}: {reason}") from None
 
     def _slow(self) -> Any:
         """The client with the longer time-out of bulk and delete-by-query requests."""
