@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from indexer.documents import LetterDocs, letter_docs
 from indexer.query_text import Clause, ParsedQuery, parse_query
 from indexer.schema import DATE_FIELDS, facet_names, fields, index_definition
-from indexer.stores.base import ChunkHit, Filters, IndexReport
+from indexer.stores.base import ChunkHit, Filters, IndexReport, StoreConfigError
 from indexer.stores.elasticsearch import (
     ElasticsearchStore,
     Generation,
@@ -547,7 +547,7 @@ def test_unknown_sort_and_index_kind_are_refused():
         build_keyword_search(None, Filters(), 10, "oldest")
     with pytest.raises(ValueError):
         build_index_body("vectors", [])
-    with pytest.raises(ValueError):
+    with pytest.raises(StoreConfigError, match="'Imr Chunks' is not an index name"):
         ElasticsearchStore("http://127.0.0.1:9", "Imr Chunks")
 
 
