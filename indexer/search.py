@@ -371,26 +371,30 @@ class SearchService:
         optional = [c for c in parsed.clauses if c.occur == "should"]
         if len(optional) < 2:
             return parsed
-        common = {c for c in optional if self._letter_share(c) > COMMON_SHARE}
+        shares = self._letter_shares(optional)
+        common = {c for c, share in zip(optional, shares, strict=True) if share > COMMON_SHARE}
         if not common or len(common) == len(optional):
             return parsed
         return ParsedQuery(tuple(c for c in parsed.clauses if c not in common))
 
-    def _letter_share(self, clause: Clause) -> float:
-        """The share of the index's letters that hold a word or phrase (cached for a minute)."""
+    def _letter_shares(self, clauses: list[Clause]) -> list[float]:
+        """The share of the index's letters that hold each word or phrase (cached for ten
+        minutes: it moves slowly as letters are added)."""
         now = time.monotonic()
         cache = self.__dict__.setdefault("_share_cache", {})
-        key = (clause.text.lower(), clause.phrase)
-        cached = cache.get(key)
-        if cached is None or now - cached[0] > 60:
+        keys = [(c.text.lower(), c.phrase) for c in clauses]
+        missing = [
+            (key, c)
+            for key, c in zip(keys, clauses, strict=True)
+            if key not in cache or now - cache[key][0] > 600
+        ]
+        if missing:
             if len(cache) > 10_000:
                 cache.clear()
-            letters = self.store.counts()[0]
-            matching = self.store.count_letters(
-                ParsedQuery((replace(clause, occur="should"),)), Filters()
-            )
-            cached = cache[key] = (now, matching / letters if letters else 0.0)
-        return cached[1]
+            shares = self.store.letter_shares([c for _, c in missing])
+            for (key, _), share in zip(missing, shares, strict=True):
+                cache[key] = (now, share)
+        return [cache[key][1] for key in keys]
 
     def _known_values(self) -> dict[str, set[str]]:
         """The decision, class and treatment values in the index (cached for a minute)."""

@@ -306,6 +306,16 @@ def test_a_named_drug_ranks_the_items_about_it_first(service):
     assert set(letter_ids(result)[:2]) == {"CM16-0234202", "CM16-0247802"}
 
 
+def test_letter_shares_count_letters_holding_a_word_with_its_synonyms(service):
+    from indexer.query_text import Clause
+
+    shares = service.store.letter_shares(
+        [Clause("pain"), Clause("valium"), Clause("physical therapy", phrase=True), Clause("zzzz")]
+    )
+    # 53 letters say "pain"; 5 name Valium or diazepam; 35 the phrase "physical therapy".
+    assert [round(s * 55, 6) for s in shares] == [53, 5, 35, 0]
+
+
 def test_totals_leave_out_words_most_letters_hold(service):
     # "pain" is in nearly every letter: the total counts letters that say Lyrica, pregabalin or
     # neuropathic, or whose passages are close in meaning.

@@ -552,7 +552,8 @@ class _ReadOnlyStore:
     """Passes reads to the real store; any other call fails the test."""
 
     READS = {"name", "root", "counts", "keyword", "knn", "knn_many", "highlight", "facet_counts",
-             "count_letters", "stats", "letter", "letter_chunks", "complete"}  # fmt: skip
+             "count_letters", "letter_shares", "stats", "letter", "letter_chunks",
+             "complete"}  # fmt: skip
 
     def __init__(self, store) -> None:
         self._store = store
@@ -579,6 +580,7 @@ def test_the_web_app_never_calls_a_store_write(web_service):
             response = client.open(url, method=method, headers=headers)
             assert response.status_code == 200, (method, url)
     assert client.get("/?q=klonopin").status_code == 200  # hybrid: the model too
+    assert client.get("/?q=klonopin+pain").status_code == 200  # two words: their shares
     assert client.get("/similar/CM16-0232543:item-1").status_code == 200
     assert store.called == store.READS - {"root"}
     # And no module of the web app names a write.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..documents import LetterDocs
-from ..query_text import ParsedQuery
+from ..query_text import Clause, ParsedQuery
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,17 @@ class IndexReport:
 
 class StoreUnavailable(Exception):
     """The back end cannot be reached or did not answer in time (the web app answers 503)."""
+
+
+class IndexDamaged(StoreUnavailable):
+    """The index's files are damaged or disagree (a file missing, truncated or overwritten, a
+    wrong ACTIVE): nothing is answered from it until `imr-search reindex PATH` rebuilds it.
+    The message names the file and what is wrong; `public` says the same without server paths
+    (for the web)."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
 
 
 class StoreConfigError(StoreUnavailable):
@@ -204,6 +216,9 @@ class Store(Protocol):
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
         """Return the number of letters with at least one matching chunk."""
+
+    def letter_shares(self, clauses: Sequence[Clause]) -> list[float]:
+        """Return, for each word or phrase, the share of the index's letters that hold it."""
 
     def stats(
         self, query: ParsedQuery | None, filters: Filters, by: str

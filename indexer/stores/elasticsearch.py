@@ -72,7 +72,7 @@ import copy
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -1328,6 +1328,16 @@ class ElasticsearchStore:
         if resp is None:
             return []
         return [dict(h["_source"]) for h in resp["hits"]["hits"]]
+
+    def letter_shares(self, clauses: Sequence[Clause]) -> list[float]:
+        """Return, for each word or phrase, the share of the index's letters that hold it."""
+        letters = self.counts()[0]
+        if not letters:
+            return [0.0] * len(clauses)
+        return [
+            self.count_letters(ParsedQuery((replace(c, occur="should"),)), Filters()) / letters
+            for c in clauses
+        ]
 
     @contextmanager
     def writer_lock(self, timeout: float) -> Iterator[None]:

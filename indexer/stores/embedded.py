@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from html import escape
@@ -743,6 +743,27 @@ class EmbeddedStore:
         if match.few or cols.groups is None:
             return int(len(np.unique(cols.letter_index[match.positions])))
         return int(np.count_nonzero(match.letters))
+
+    def letter_shares(self, clauses: Sequence[Clause]) -> list[float]:
+        """Return, for each word or phrase, the share of the index's letters that hold it (a
+        word with its drug synonyms), from the term postings: one pass over its chunks."""
+        cols = self._cols()
+        if not cols.letter_ids:
+            return [0.0] * len(clauses)
+        out = []
+        for clause in clauses:
+            words = expansions().get(clause.text.lower()) or [clause.text]
+            analysed = [analyze(w) for w in words]
+            if clause.phrase or any(len(a) > 1 for a in analysed):
+                single = ParsedQuery((replace(clause, occur="should"),))
+                out.append(self.count_letters(single, Filters()) / len(cols.letter_ids))
+                continue
+            held = np.zeros(len(cols.letter_ids), dtype=bool)
+            for a in analysed:
+                if a:
+                    held[cols.letter_index[cols.terms.positions(a[0])]] = True
+            out.append(float(np.count_nonzero(held)) / len(cols.letter_ids))
+        return out
 
     def stats(
         self, query: ParsedQuery | None, filters: Filters, by: str
