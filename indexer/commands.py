@@ -18,7 +18,7 @@ from .locking import WriterBusy, writer_lock
 from .search import SearchError, SearchRequest, SearchService
 from .serialize import result_json, similar_json, stats_json
 from .settings import EnvOption, check_store_settings, lock_timeout
-from .stores.base import Store, StoreUnavailable, StoreWriteError
+from .stores.base import IndexDamaged, Store, StoreUnavailable, StoreWriteError
 
 
 def _embedded(ctx: click.Context) -> bool:
@@ -27,13 +27,15 @@ def _embedded(ctx: click.Context) -> bool:
     return (ctx.obj.get("backend") or default_backend()) == "embedded"
 
 
-def _store(ctx: click.Context) -> Store:
+def _store(ctx: click.Context, *, damaged_ok: bool = False) -> Store:
+    """The store; a damaged embedded index is an error (one line), unless `damaged_ok`: the
+    store then opens all the same and each read raises what is damaged (`serve`, `verify`)."""
     from .stores import open_store
 
     if _embedded(ctx):
         check_store_settings()
     try:
-        return open_store(ctx.obj.get("backend"), ctx.obj.get("data_dir"))
+        return open_store(ctx.obj.get("backend"), ctx.obj.get("data_dir"), damaged_ok=damaged_ok)
     except (StoreUnavailable, StoreWriteError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -233,19 +235,31 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     @click.pass_context
     def verify(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
-        """Compare the index with the letters under PATH: missing, extra, stale, duplicates.
+        """Check the index whole, and compare it with the letters under PATH: damaged,
+        missing, extra, stale, duplicates.
 
-        Missing: a file whose letter is not indexed. Extra: an indexed letter that no file
+        Damaged: a file of the embedded index that is missing, cut short, or not as it was
+        written (each segment file's checksum, SQLite's integrity check, the text index's
+        documents of each letter against SQLite's chunks); `imr-search reindex PATH` rebuilds
+        it. Missing: a file whose letter is not indexed. Extra: an indexed letter that no file
         under PATH holds (any more). Stale: a file changed since its letter was indexed.
         Duplicates: several files holding one letter id. Unreadable: a file that is not a
         readable letter. Chunks: more or fewer chunks indexed than the letters account for.
         The exit code is 0 when there are none of these, 1 otherwise.
         """
+        from .verify import VerifyReport
         from .verify import verify as compare
 
-        store = _store(ctx)
+        store = _store(ctx, damaged_ok=True)
         try:
-            report = compare(list(paths), store.indexed_letters(), chunks=store.counts()[1])
+            check = getattr(store, "check_whole", None)
+            damaged = check() if check is not None else []
+            if damaged:
+                report = VerifyReport(damaged=damaged, compared=False)
+            else:
+                report = compare(list(paths), store.indexed_letters(), chunks=store.counts()[1])
+        except IndexDamaged as exc:
+            report = VerifyReport(damaged=[getattr(exc, "problem", str(exc))], compared=False)
         except StoreUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         finally:
@@ -253,7 +267,7 @@ def register(main: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False))
         else:
-            _print_verify(report)
+            _print_verify(report, str(getattr(store, "root", "") or getattr(store, "url", "")))
         if not report.consistent:
             sys.exit(1)
 
@@ -380,7 +394,7 @@ def register(main: click.Group) -> None:
         service = _service(ctx)
         try:
             hits = service.similar(source_id, k)
-        except SearchError as exc:
+        except (SearchError, StoreUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
         if as_json:
             click.echo(json.dumps([similar_json(h) for h in hits], ensure_ascii=False))
@@ -409,6 +423,8 @@ def register(main: click.Group) -> None:
             rows = service.stats(request, by)
         except SearchError as exc:
             raise click.UsageError(str(exc)) from None
+        except StoreUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
         if as_json:
             click.echo(json.dumps([stats_json(r) for r in rows], ensure_ascii=False))
             return
@@ -481,7 +497,7 @@ def _serve_command(main: click.Group) -> None:
 
         if workers > 1 and not production:
             raise click.UsageError("--workers needs --production")
-        store = _store(ctx)
+        store = _store(ctx, damaged_ok=True)  # a damaged index: 503 pages until rebuilt
         # 32 clients on 100k chunks, two processes (bench/load.sh, BENCHMARKS.md): under waitress
         # 8 threads answered 105-119 requests/s, 2 threads 125-151; under granian 1 thread is a
         # few percent cheaper than 2. Two keep a slow request (an export) from holding up the
@@ -490,7 +506,8 @@ def _serve_command(main: click.Group) -> None:
         try:
             empty = store.counts()[0] == 0
         except StoreUnavailable as exc:
-            click.echo(f"warning: {exc}; serving anyway (503 until it answers)", err=True)
+            until = "it is rebuilt" if isinstance(exc, IndexDamaged) else "it answers"
+            click.echo(f"warning: {exc}; serving anyway (503 until {until})", err=True)
             empty = False
         try:
             check_port(host, port)
@@ -674,7 +691,15 @@ def _index_into(
     return summary, failures
 
 
-def _print_verify(report) -> None:
+def _print_verify(report, where: str) -> None:
+    if not report.compared:
+        for problem in report.damaged:
+            click.echo(f"damaged: {problem}")
+        click.echo(
+            f"the index in '{where}' is damaged: 'imr-search reindex PATH' rebuilds it from the "
+            "letter files"
+        )
+        return
     click.echo(
         f"{report.files} files, {report.indexed} letters indexed: {report.unchanged} unchanged, "
         f"{len(report.missing)} missing, {len(report.extra)} extra, {len(report.stale)} stale, "

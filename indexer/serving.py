@@ -131,7 +131,7 @@ def web_app(backend: str | None, data_dir: str | None, store: Any = None) -> Any
     one_thread_per_call()
     collect_rarely()
     if store is None:
-        store = open_store(backend, data_dir)
+        store = open_store(backend, data_dir, damaged_ok=True)  # 503 pages until rebuilt
     service = SearchService(store, lambda: open_embedder(store, data_dir))
     app = create_app({"SERVICE": service})
     threading.Thread(target=warm_up, args=(service,), daemon=True).start()

@@ -45,17 +45,38 @@ class VerifyReport:
     # of chunks, which searches and statistics would count.
     chunks: int | None = None
     letter_chunks: int | None = None
+    # What is damaged in the index's own files (the store's whole check), one line each naming
+    # the file; a damaged index is not compared with the files (`compared` is then False).
+    damaged: list[str] = field(default_factory=list)
+    compared: bool = True
 
     @property
     def consistent(self) -> bool:
-        """Tell whether the index holds exactly the letters of the files, as they are now."""
+        """Tell whether the index is whole and holds exactly the letters of the files, as they
+        are now."""
         problems = self.missing or self.extra or self.stale or self.duplicates or self.unreadable
-        return not problems and self.chunks == self.letter_chunks
+        return (
+            self.compared
+            and not self.damaged
+            and not problems
+            and self.chunks == self.letter_chunks
+        )
 
     def to_json(self) -> dict[str, Any]:
-        """Return the report as JSON-ready data."""
+        """Return the report as JSON-ready data (the comparison's fields null when the index
+        was too damaged to compare)."""
+        if not self.compared:
+            return {
+                "consistent": False,
+                "damaged": self.damaged,
+                **dict.fromkeys(
+                    ("files", "indexed", "unchanged", "missing", "extra", "stale"), None
+                ),
+                **dict.fromkeys(("duplicates", "unreadable", "chunks"), None),
+            }
         return {
             "consistent": self.consistent,
+            "damaged": self.damaged,
             "files": self.files,
             "indexed": self.indexed,
             "unchanged": self.unchanged,

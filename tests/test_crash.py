@@ -3,7 +3,8 @@
 Each kill lands while letters are being written (the test waits until the index holds at least
 a randomly chosen number of letters, then a random moment more). After each kill the test
 opens the index read-only, as a reader would, and checks that it holds whole letters only,
-in SQLite and in the text index, and that keyword and vector searches answer; then it runs the
+in SQLite and in the text index, that its files pass the whole check of `verify` (the manifest
+a killed commit left included), and that keyword and vector searches answer; then it runs the
 same command again, which is killed in turn. The eleventh run completes, and the index must
 then be the index of an uninterrupted run of the same command in another data directory: the
 same letters, files, chunks (ids, order, vectors) and text-index documents, none twice.
@@ -168,6 +169,9 @@ def test_ten_kills_in_a_row_then_a_rerun_give_the_index_of_an_uninterrupted_run(
 
         store = EmbeddedStore(data, read_only=True)
         now = _snapshot(store)
+        # Its files pass the whole check of `verify` (manifest, checksums, SQLite's integrity):
+        # a kill never leaves a manifest that disagrees with what the next writer replays.
+        assert store.check_whole() == []
         letters = set(now["letters"])
         kills.append(len(letters))
         assert target <= len(letters) < LETTERS
@@ -205,6 +209,7 @@ def test_ten_kills_in_a_row_then_a_rerun_give_the_index_of_an_uninterrupted_run(
     final = _snapshot(EmbeddedStore(data, read_only=True))
     assert final == ref
     done = EmbeddedStore(data, read_only=True)
+    assert done.check_whole() == []
     report = verify([str(folder)], done.indexed_letters(), chunks=done.counts()[1])
     assert report.consistent and report.unchanged == LETTERS
     with capsys.disabled():

@@ -522,6 +522,10 @@ def test_the_index_command_reports_each_letter_elasticsearch_refused(
             "POST", r"/imr-chunks-letters/_search", (200, {"_shards": shards, "hits": {"hits": []}})
         )
         es.route("HEAD", r"/_alias/.*", (200, None))
+        # The writer lock: its document created, then deleted when the command ends.
+        locked = {"_index": "imr-chunks-lock", "_id": "writer", "_seq_no": 0, "_primary_term": 1}
+        es.route("PUT", r"/imr-chunks-lock/_doc/writer", (201, {**locked, "result": "created"}))
+        es.route("DELETE", r"/imr-chunks-lock/_doc/writer", (200, {**locked, "result": "deleted"}))
         es.route("PUT", r"/_bulk", bulk_answer({broken: (400, mapper)}))
         es.route("POST", r"/imr-chunks/_delete_by_query", (200, {"deleted": 0, "failures": []}))
         es.route("POST", r"/imr-chunks,imr-chunks-letters/_refresh", REFRESHED)
@@ -544,6 +548,8 @@ def test_the_index_command_reports_each_letter_elasticsearch_refused(
             ],
         )
         assert es.unrouted == []
+        assert [r.method for r in es.find("PUT", r"/imr-chunks-lock/.*")] == ["PUT"]
+        assert [r.method for r in es.find("DELETE", r"/imr-chunks-lock/.*")] == ["DELETE"]
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"error: {bad.letter_id}: chunk {broken}: mapper_parsing_exception: failed to parse field [text]"

@@ -425,8 +425,8 @@ def test_delete_on_a_failing_back_end_is_one_line(data):
 
     (data / _active(data) / "store.sqlite").write_bytes(b"this is not a database" * 100)
     broken = (
-        f"Error: the index '{data / _active(data)}' cannot be opened (file is not a database); "
-        "run `imr-search reindex PATH` to rebuild\n"
+        f"Error: the index '{data / _active(data)}' is damaged: store.sqlite is not a SQLite "
+        "database; run `imr-search reindex PATH` to rebuild\n"
     )
     for command in (["delete", "CM15-0022402"], ["search", "Klonopin"], ["index", str(SEEDS[0])]):
         result = _cli("--data-dir", str(data), *command)

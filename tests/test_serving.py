@@ -551,8 +551,8 @@ def test_other_methods_are_405_on_every_route(client, method):
 class _ReadOnlyStore:
     """Passes reads to the real store; any other call fails the test."""
 
-    READS = {"name", "root", "counts", "keyword", "knn", "knn_many", "highlight", "facet_counts",
-             "count_letters", "letter_shares", "stats", "letter", "letter_chunks",
+    READS = {"name", "root", "counts", "health", "keyword", "knn", "knn_many", "highlight",
+             "facet_counts", "count_letters", "letter_shares", "stats", "letter", "letter_chunks",
              "complete"}  # fmt: skip
 
     def __init__(self, store) -> None:

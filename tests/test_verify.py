@@ -179,6 +179,7 @@ def test_the_verify_command_prints_counts_and_lists_and_exits_1_when_inconsisten
     assert as_json.exit_code == 1
     assert json.loads(as_json.output) == {
         "consistent": False,
+        "damaged": [],
         "files": 3,
         "indexed": 3,
         "unchanged": 2,
@@ -191,17 +192,33 @@ def test_the_verify_command_prints_counts_and_lists_and_exits_1_when_inconsisten
     }
 
 
-def test_chunks_of_no_letter_make_the_index_inconsistent(tmp_path, folder, embedder):
+def test_chunks_of_no_letter_make_the_index_inconsistent(tmp_path, folder, embedder, capsys):
     data = tmp_path / "data"
-    _index(EmbeddedStore(data), embedder, folder)
+    store = EmbeddedStore(data)
+    _index(store, embedder, folder)
+    indexed = store.indexed_letters()
+    store.close()
     # What a write cut short leaves on Elasticsearch: the chunks of a letter with no record.
     db = sqlite3.connect(data / (data / "ACTIVE").read_text() / "store.sqlite")
     with db:
         db.execute("DELETE FROM letters WHERE letter_id = ?", (C_ID,))
     db.close()
+    # The embedded store's own check finds it first: its database changed behind its back.
     result = CliRunner().invoke(main, ["--data-dir", str(data), "verify", str(folder)])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
+        "damaged: store.sqlite holds 3 chunks of no letter",
+        f"the index in '{data}' is damaged: 'imr-search reindex PATH' rebuilds it from the letter "
+        "files",
+    ]
+    # The comparison itself (all there is on Elasticsearch) counts them against the letters.
+    del indexed[C_ID]
+    report = verify([str(folder)], indexed, chunks=10)
+    assert (report.chunks, report.letter_chunks, report.consistent) == (10, 7, False)
+    from indexer.commands import _print_verify
+
+    _print_verify(report, str(data))
+    assert capsys.readouterr().out.splitlines() == [
         "3 files, 2 letters indexed: 2 unchanged, 1 missing, 0 extra, 0 stale, 0 duplicated, "
         "0 unreadable",
         f"missing: {folder / 'c.txt'} ({C_ID} is not indexed)",

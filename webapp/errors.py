@@ -6,7 +6,7 @@ from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import BadHost, HTTPException
 
 from indexer.search import SearchError
-from indexer.stores.base import StoreUnavailable
+from indexer.stores.base import IndexDamaged, StoreUnavailable
 
 HOST_ERROR = (
     "The Host header is not a valid host name: each part between dots must be 1 to 63 "
@@ -36,6 +36,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def store_down(exc: StoreUnavailable):
+        if isinstance(exc, IndexDamaged):
+            app.logger.error("index damaged: %s", exc)
+            return error_response(503, "The index is damaged", exc.public)
         app.logger.warning("search back end unavailable: %s", exc)
         return error_response(
             503,

@@ -15,7 +15,9 @@ def build_service(config: dict[str, Any]) -> SearchService:
     """Open the configured store and wrap it in a search service (the model loads on first use)."""
     from indexer.stores import data_dir, open_store
 
-    store = open_store(config.get("BACKEND"), config.get("DATA_DIR"))
+    # A damaged index does not stop the app: its pages and /healthz answer 503 saying what is
+    # damaged, until `imr-search reindex` switches to a rebuilt index (opened then).
+    store = open_store(config.get("BACKEND"), config.get("DATA_DIR"), damaged_ok=True)
     root = Path(getattr(store, "root", None) or data_dir(config.get("DATA_DIR")))
     lock = threading.Lock()
     loaded: list[Any] = []

@@ -23,13 +23,17 @@ def data_dir(configured: str | Path | None = None) -> Path:
     return Path(chosen) if chosen else default_data_dir()
 
 
-def open_store(backend: str | None = None, data: str | Path | None = None) -> Store:
-    """Open the named back end (default: see `default_backend`)."""
+def open_store(
+    backend: str | None = None, data: str | Path | None = None, *, damaged_ok: bool = False
+) -> Store:
+    """Open the named back end (default: see `default_backend`). A damaged embedded index
+    raises `IndexDamaged`, unless `damaged_ok`: then each read raises it (a server answers
+    503 until the index is rebuilt, and picks up the rebuilt one)."""
     backend = backend or default_backend()
     if backend == "embedded":
         from .embedded import EmbeddedStore
 
-        return EmbeddedStore(data_dir(data))
+        return EmbeddedStore(data_dir(data), damaged_ok=damaged_ok)
     if backend == "elasticsearch":
         from .elasticsearch import ElasticsearchStore
 

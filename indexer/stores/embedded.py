@@ -6,6 +6,9 @@ Layout of the data directory:
 - `text/`: a tantivy index of the chunks for BM25 and highlighting, derived from the SQLite
   tables. `text/generation` names the last SQLite generation it holds; after a crash between the
   two commits, the next writer replays the letters changed since (replaying is idempotent).
+- `manifest.json`: what the last commit left, each text-index file with its size and CRC-32
+  (`integrity.py`). Opening checks the index against it cheaply, and refuses a damaged one
+  (`BrokenIndex`, naming the file); `check_whole` (`imr-search verify`) checks every byte.
 - Embeddings and facet values are loaded from SQLite into memory (numpy) for kNN with filters and
   for exact facet counts.
 
@@ -28,6 +31,7 @@ interrupted rebuilds left (`remove_leftovers`).
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import re
@@ -54,11 +58,13 @@ from ..query_text import Clause, ParsedQuery
 from ..schema import TEXT_BOOSTS, fields
 from ..synonyms import expansions
 from ..threads import shared_pool, spare_core
+from . import integrity
 from .analysis import analyze, english_analyzer
 from .base import (
     ChunkHit,
     FileStamp,
     Filters,
+    IndexDamaged,
     IndexedLetter,
     IndexReport,
     PartialDoc,
@@ -111,16 +117,80 @@ class DataDirectoryError(StoreUnavailable):
     """The data directory is not a directory, or cannot be made one."""
 
 
-class BadActivePointer(StoreUnavailable):
-    """ACTIVE names something else than an index directory of the data directory."""
+_REBUILD = "run `imr-search reindex PATH` to rebuild"
 
 
-class BrokenIndex(StoreUnavailable):
-    """The live index's files cannot be opened (not a database, a damaged text index)."""
+class BadActivePointer(IndexDamaged):
+    """ACTIVE names something else than an index directory of the data directory (or is
+    missing, empty, unreadable while the data directory holds indexes)."""
+
+    def __init__(self, root: Path, what: str) -> None:
+        self.problem = f"ACTIVE in '{root}' {what}"
+        super().__init__(
+            f"{self.problem}; {_REBUILD}", public=f"ACTIVE in the data directory {what}; {_REBUILD}"
+        )
+
+
+class BrokenIndex(IndexDamaged):
+    """The live index's files are damaged (`problem` names the file and what is wrong)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            f"the index '{path}' is damaged: {problem}; {_REBUILD}",
+            public=f"the index '{path.name}' is damaged: {problem}; {_REBUILD}",
+        )
 
 
 class RebuildCheckFailed(Exception):
     """A rebuilt index does not hold what was written into it: it must not go live."""
+
+
+class _TextFailure(Exception):
+    """tantivy failed reading the text index (an error or a panic): a damaged file, most
+    likely; the store finds which (`EmbeddedStore._diagnose`)."""
+
+
+@contextmanager
+def _text_reads() -> Iterator[None]:
+    """Turn tantivy's failures while reading into `_TextFailure`: its I/O errors are
+    ValueErrors, and a damaged file can make it panic (pyo3's PanicException, which is no
+    Exception)."""
+    try:
+        yield
+    except ValueError as exc:
+        if _failure_kind(exc, Path(".")) is not None:  # full or read-only: not damage
+            raise
+        raise _TextFailure(_one_line(exc, 400)) from exc
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise _TextFailure(f"tantivy panicked: {_one_line(exc)}") from None
+
+
+def _text_open_problem(message: str) -> str:
+    """One line for what tantivy said when it could not open or read the text index."""
+    missing = re.search(r'FileDoesNotExist\("([^"]+)"\)', message)
+    if missing:
+        return f"text/{Path(missing[1]).name} is missing"
+    where = re.search(r'filepath: "([^"]+)"', message)
+    if where:
+        why = re.search(r'error: "([^".]+)', message)
+        return f"text/{Path(where[1]).name} cannot be read ({why[1] if why else 'damaged'})"
+    return f"the text index cannot be read ({_one_line(message)})"
+
+
+def _reads(method: Callable) -> Callable:
+    """A read of the store: refused while the index is unusable; damage it meets (SQLite's
+    "malformed", tantivy's errors and panics) makes the index unusable, with one line."""
+
+    @functools.wraps(method)
+    def checked(self: EmbeddedStore, *args: Any, **kwargs: Any) -> Any:
+        self._ready()
+        with self._reading():
+            return method(self, *args, **kwargs)
+
+    return checked
 
 
 def ensure_data_dir(root: Path) -> None:
@@ -166,13 +236,17 @@ class EmbeddedStore:
         *,
         read_only: bool = False,
         for_rebuild: bool = False,
+        damaged_ok: bool = False,
     ) -> None:
         """Open (creating if needed) the active index under `data_dir`, or the named `index_dir`.
 
-        With `read_only`, or when the directory cannot be written, nothing is created or
-        changed on disk and writes raise `ReadOnlyStorage`. With `for_rebuild`, a live index
-        that cannot be opened (`BadActivePointer`, `BrokenIndex`) is left closed
-        (`self.unusable` says why): the store can still rebuild and switch to a new one."""
+        Opening checks the index cheaply (`integrity.py`): a damaged one raises `BrokenIndex`
+        (a wrong ACTIVE `BadActivePointer`), naming the file and what is wrong. With `read_only`,
+        or when the directory cannot be written, nothing is created or changed on disk and
+        writes raise `ReadOnlyStorage`. With `for_rebuild` or `damaged_ok`, a live index that
+        cannot be used is left closed (`self.unusable` says why, and every read raises it): the
+        store can still rebuild and switch to a new one, and a server can answer 503 until then
+        (it opens the new index when ACTIVE names one)."""
         self.root = Path(data_dir)
         self.dims = dims
         self._read_only_requested = read_only
@@ -181,6 +255,8 @@ class EmbeddedStore:
         self._local = threading.local()
         self.index_name: str | None = None
         self.unusable: StoreUnavailable | None = None
+        self._verified: integrity.Verified = {}  # text files found intact (see integrity.py)
+        tolerant = for_rebuild or damaged_ok
         if not read_only:
             ensure_data_dir(self.root)
         elif self.root.exists() and not self.root.is_dir():
@@ -191,8 +267,10 @@ class EmbeddedStore:
             raise ValueError(f"{index_dir!r} is not the name of an index directory")
         try:
             name = index_dir or self._active_name()
+            if name is None:
+                self._check_no_active()
         except BadActivePointer as exc:
-            if not for_rebuild:
+            if not tolerant:
                 raise
             self.unusable = exc
             return
@@ -205,7 +283,7 @@ class EmbeddedStore:
         try:
             self._open(name)
         except BrokenIndex as exc:
-            if not for_rebuild:
+            if not tolerant:
                 raise
             self.unusable = exc
 
@@ -225,27 +303,44 @@ class EmbeddedStore:
         except FileNotFoundError:
             return None
         except OSError as exc:  # a directory, a loop, a FIFO would be refused below anyway
-            raise BadActivePointer(
-                f"ACTIVE in '{self.root}' cannot be read ({exc.strerror or exc}); run "
-                "`imr-search reindex PATH` to rebuild"
-            ) from None
-        name = raw.decode("utf-8", "replace").strip() or None
-        if name is not None:
-            self._check_index_name(name)
+            raise BadActivePointer(self.root, f"cannot be read ({exc.strerror or exc})") from None
+        name = raw.decode("utf-8", "replace").strip()
+        if not name:  # written whole or not at all (`_write_new`, `_write_atomically`)
+            raise BadActivePointer(self.root, "is empty")
+        self._check_index_name(name)
         self._active_cache = (key, name)
         return name
 
     def _check_index_name(self, name: str) -> None:
         target = self.root / name
-        if INDEX_NAME.fullmatch(name) and (
-            not os.path.lexists(target) or (target.is_dir() and not target.is_symlink())
-        ):
+        if INDEX_NAME.fullmatch(name) and target.is_dir() and not target.is_symlink():
             return
+        if INDEX_NAME.fullmatch(name) and not os.path.lexists(target):
+            # Named before it is made (`_create_active`): only a first index is ever missing.
+            others = self._index_dirs()
+            if not others:
+                return
+            held = ", ".join(others)
+            raise BadActivePointer(
+                self.root, f"names '{name}', which does not exist (the data directory holds {held})"
+            )
         shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name[:200])
-        raise BadActivePointer(
-            f"ACTIVE in '{self.root}' names '{shown}', not an index directory of it; run "
-            "`imr-search reindex PATH` to rebuild"
+        raise BadActivePointer(self.root, f"names '{shown}', not an index directory of it")
+
+    def _index_dirs(self) -> list[str]:
+        """The index directories of the data directory (not symlinks), by name."""
+        return sorted(
+            p.name
+            for p in self._children()
+            if INDEX_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
         )
+
+    def _check_no_active(self) -> None:
+        """Without ACTIVE, the data directory must hold no index (else which one is live?)."""
+        others = [n for n in self._index_dirs() if (self.root / n / integrity.SQLITE).exists()]
+        if others:
+            held = ", ".join(others)
+            raise BadActivePointer(self.root, f"is missing (the data directory holds {held})")
 
     def _create_active(self) -> str:
         name = _new_index_name()
@@ -255,23 +350,27 @@ class EmbeddedStore:
         return name
 
     def _open(self, name: str) -> None:
-        """Open the index `name`; `BrokenIndex` if its files are not an index."""
+        """Open the index `name`; `BrokenIndex` if its files are not an index, or damaged."""
         try:
             self._open_index(name)
         except BrokenIndex:
             self.index_name = None
             raise
-        except (sqlite3.OperationalError, StoreWriteError):
+        except sqlite3.DatabaseError as exc:
+            self.index_name = None
+            if not integrity.is_corruption(exc):  # locked, I/O: not the file's fault
+                raise
+            raise BrokenIndex(self.root / name, integrity.sqlite_error_problem(exc)) from None
+        except _TextFailure as exc:
+            self.index_name = None
+            raise BrokenIndex(self.root / name, _text_open_problem(str(exc))) from None
+        except ValueError as exc:  # tantivy's: a segment file missing or cut short
+            self.index_name = None
+            raise BrokenIndex(self.root / name, _text_open_problem(str(exc))) from None
+        except BaseException:
             self.index_name = None
             raise
-        except (sqlite3.DatabaseError, ValueError) as exc:
-            # SQLite's "file is not a database" or "database disk image is malformed"; tantivy's
-            # damaged meta.json (a ValueError). A locked database is an OperationalError.
-            self.index_name = None
-            raise BrokenIndex(
-                f"the index '{self.root / name}' cannot be opened ({_one_line(exc)}); run "
-                "`imr-search reindex PATH` to rebuild"
-            ) from None
+        self.unusable = None
 
     def _open_index(self, name: str) -> None:
         self.index_name = name
@@ -281,6 +380,13 @@ class EmbeddedStore:
             os.access(self.root, os.W_OK)
             and (not self.path.exists() or os.access(self.path, os.W_OK))
         )
+        # Before anything is created: a missing or cut short store.sqlite of an index that has
+        # been written is damage, never a new empty index.
+        problem = integrity.sqlite_problem(
+            self.path / integrity.SQLITE, integrity.has_content(self.path)
+        )
+        if problem is not None:
+            raise BrokenIndex(self.path, problem)
         if self.read_only:
             if not (self.path / "store.sqlite").is_file():
                 if self._read_only_requested:
@@ -298,8 +404,14 @@ class EmbeddedStore:
         self._vectors = VectorSearch(self.path / "vectors.usearch")
         # One search asks for the same match set several times (total, facets, histogram).
         self._matches: OrderedDict[tuple, _Match] = OrderedDict()
-        with _storage_errors(self.root):
+        self._verified = {}
+        # Checked before tantivy opens it: tantivy makes a new, empty text index where
+        # meta.json is missing.
+        self._check(deep=False)
+        with _storage_errors(self.root), _text_reads():
             self._text = _TextIndex(self._text_path())
+        if not self.read_only and self._text_copy is None:
+            self._text.committed = self._write_manifest
         if self._text_copy is not None:
             self.sync()  # the private copy may lag SQLite if a writer was killed
 
@@ -360,12 +472,118 @@ class EmbeddedStore:
         return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
     def _follow_active(self) -> None:
-        """Switch to the index ACTIVE names, if a rebuild has replaced ours since we opened it."""
+        """Switch to the index ACTIVE names, if a rebuild has replaced ours since we opened it
+        (or try again to open it, if it could not be used)."""
         if self._pinned:
             return
         name = self._active_name()
+        if name is None and self.index_name is not None:
+            self._check_no_active()
         if name and name != self.index_name:
             self._open(name)
+
+    def _ready(self) -> None:
+        """Before reading: follow ACTIVE; raise what makes the index unusable, if anything."""
+        try:
+            self._follow_active()
+        except IndexDamaged as exc:
+            if not self._pinned:
+                self.unusable = exc
+            raise
+        if self.unusable is not None:
+            raise self.unusable
+        if self.index_name is None:
+            raise StoreUnavailable(f"no index open in '{self.root}'")
+
+    # -- integrity (see integrity.py) --------------------------------------------------------
+
+    def _check(self, deep: bool) -> integrity.State:
+        """Raise `BrokenIndex` with the first problem the checks find (every checksum if
+        `deep`), else return what SQLite says. A writer in another process may be committing
+        meanwhile: a problem counts only if nothing a commit changes moved while it was found."""
+        problem = None
+        for attempt in range(5):
+            before = self._change_key()
+            state = integrity.read_state(self._db, self.path)
+            found = integrity.problems(self.path, state, deep=deep, verified=self._verified)
+            problem = next(found, None)
+            if problem is None:
+                return state
+            if self._change_key() == before:
+                break
+            time.sleep(0.05 * (attempt + 1))
+        raise self._found_damage(problem)
+
+    def _change_key(self) -> tuple:
+        keys: list[Any] = [self._generation(self._db)]
+        for name in ("text/generation", integrity.MANIFEST, integrity.META):
+            try:
+                st = os.stat(self.path / name)
+                keys.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                keys.append(None)
+        return tuple(keys)
+
+    def _found_damage(self, problem: str) -> BrokenIndex:
+        """The damage found in the open index: every read refuses it from now on (until ACTIVE
+        names another index)."""
+        exc = BrokenIndex(self.path, problem)
+        self.unusable = exc
+        return exc
+
+    def _diagnose(self, failure: BaseException) -> str | None:
+        """What is damaged, once reading the text index failed (tantivy's error or panic);
+        None when every file is as written (then it is no damage, but a bug)."""
+        try:
+            state = integrity.read_state(self._db, self.path)
+        except sqlite3.Error:
+            state = None
+        return next(integrity.problems(self.path, state, deep=True), None)
+
+    def health(self) -> tuple[int, int]:
+        """Check the index as an opening does, and every text file's checksum (each file once
+        while it does not change); return its letters and chunks. `IndexDamaged` if it is
+        damaged, or was found damaged by a read."""
+        self._ready()
+        with self._reading():
+            state = self._check(deep=True)
+        return state.letters, state.chunks
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Turn what a damaged file makes SQLite or tantivy raise into `BrokenIndex`."""
+        try:
+            yield
+        except IndexDamaged:
+            raise
+        except sqlite3.DatabaseError as exc:
+            if not integrity.is_corruption(exc) or self.index_name is None:
+                raise
+            raise self._found_damage(integrity.sqlite_error_problem(exc)) from None
+        except json.JSONDecodeError as exc:  # orjson's error is one too
+            if self.index_name is None:
+                raise
+            problem = f"{integrity.SQLITE} holds a document that cannot be read ({_one_line(exc)})"
+            raise self._found_damage(problem) from None
+        except _TextFailure as exc:
+            problem = self._diagnose(exc) if self.index_name is not None else None
+            if problem is None:  # every file intact: an error of ours, answered as one (500)
+                raise RuntimeError(f"the text index failed: {exc}") from exc
+            raise self._found_damage(problem) from None
+
+    def check_whole(self) -> list[str]:
+        """Check the live index whole, as `imr-search verify` does: ACTIVE, the manifest, every
+        file's size and checksum, SQLite's integrity check, every chunk's document and
+        embedding, and the text index's documents of each letter against SQLite's chunks.
+        Return what is damaged, one line each naming the file (none: the index is whole)."""
+        try:
+            name = self.index_name if self._pinned else self._active_name()
+            if name is None:
+                self._check_no_active()
+                return []
+        except BadActivePointer as exc:
+            return [exc.problem]
+        return _check_whole(self.root / name, self.dims)
 
     # -- rebuilding ------------------------------------------------------------------------
 
@@ -397,13 +615,16 @@ class EmbeddedStore:
     def verify_rebuild(self, name: str) -> tuple[int, int]:
         """Open the rebuilt index `name` afresh, as a reader would, and return its letters and
         chunks; `RebuildCheckFailed` if it is not whole: its letters' chunk counts, its chunks
-        and its text index must agree."""
+        and its text index must agree, and it must pass the whole check of `verify`."""
         try:
             check = EmbeddedStore(self.root, self.dims, index_dir=name, read_only=True)
         except (StoreUnavailable, StoreWriteError) as exc:
             raise RebuildCheckFailed(f"it cannot be opened ({exc})") from None
         try:
-            letters, chunks = check.counts()
+            try:
+                letters, chunks = check.counts()
+            except IndexDamaged as exc:
+                raise RebuildCheckFailed(getattr(exc, "problem", str(exc))) from None
             accounted = check._db.execute("SELECT coalesce(sum(chunk_count), 0) FROM letters")
             accounted = accounted.fetchone()[0]
             generation = check._generation(check._db)
@@ -417,6 +638,9 @@ class EmbeddedStore:
             )
         if text_docs != chunks or (chunks and text_generation != generation):
             raise RebuildCheckFailed(f"its text index holds {text_docs} of its {chunks} chunks")
+        damaged = _check_whole(self.root / name, self.dims)
+        if damaged:
+            raise RebuildCheckFailed(damaged[0])
         return letters, chunks
 
     def finish_reindex(self, name: str) -> None:
@@ -461,13 +685,13 @@ class EmbeddedStore:
 
     def upsert(self, letters: list[LetterDocs]) -> IndexReport:
         """Write whole letters, replacing earlier versions, in one transaction; then sync text."""
-        self._follow_active()
+        self._ready()
         report = IndexReport()
         if not letters:
             return report
         self._check_writable()
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with _storage_errors(self.root), _transaction(self._db) as db:
+        with self._reading(), _storage_errors(self.root), _transaction(self._db) as db:
             generation = self._generation(db) + 1
             for letter in letters:
                 vectors = letter.vectors
@@ -512,6 +736,7 @@ class EmbeddedStore:
                 )
                 report.indexed += 1
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (integrity.MANIFEST_KEY,))
         # The letters are stored (SQLite is the truth); if the text index cannot follow now,
         # the next writer replays them into it.
         with _storage_errors(self.root, written=report.indexed):
@@ -520,12 +745,12 @@ class EmbeddedStore:
 
     def delete(self, letter_ids: list[str]) -> int:
         """Remove letters and their chunks; return how many existed."""
-        self._follow_active()
+        self._ready()
         if not letter_ids:
             return 0
         self._check_writable()
         removed = 0
-        with _storage_errors(self.root), _transaction(self._db) as db:
+        with self._reading(), _storage_errors(self.root), _transaction(self._db) as db:
             generation = self._generation(db) + 1
             for letter_id in letter_ids:
                 cur = db.execute("DELETE FROM letters WHERE letter_id = ?", (letter_id,))
@@ -536,16 +761,18 @@ class EmbeddedStore:
                         "INSERT OR REPLACE INTO tombstones VALUES (?, ?)", (letter_id, generation)
                     )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(generation),))
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (integrity.MANIFEST_KEY,))
         with _storage_errors(self.root):
             self.sync()
         return removed
 
     def recover(self) -> None:
         """Before writing: check the index can be written (else `ReadOnlyStorage`) and finish
-        what a killed writer left: replay into the text index the letters it lacks."""
-        self._follow_active()
+        what a killed writer left: replay into the text index the letters it lacks (and write
+        the manifest it did not)."""
+        self._ready()
         self._check_writable()
-        with _storage_errors(self.root):
+        with self._reading(), _storage_errors(self.root):
             self.sync()
 
     def _check_writable(self) -> None:
@@ -553,10 +780,12 @@ class EmbeddedStore:
             raise ReadOnlyStorage(f"data directory '{self.root}' is read-only")
 
     def sync(self) -> None:
-        """Bring the text index up to the SQLite generation (after a crash, or after a write)."""
+        """Bring the text index up to the SQLite generation (after a crash, or after a write);
+        the manifest follows each commit of the text index (`_TextIndex.committed`)."""
         target = self._generation(self._db)
         held = self._text.generation()
         if held >= target:
+            self._ensure_manifest(held)
             return
         changed = self._db.execute(
             "SELECT letter_id FROM letters WHERE generation > ? "
@@ -573,17 +802,49 @@ class EmbeddedStore:
             ).fetchall()
         self._text.replace(letter_ids, [(row, json.loads(doc)) for row, doc in rows], target)
 
+    def _write_manifest(self, generation: int) -> None:
+        """Write the manifest of the commit of `generation` (after tantivy's commit, before the
+        text index's marker: see integrity.py)."""
+        letters = self._db.execute("SELECT count(*) FROM letters").fetchone()[0]
+        chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        try:
+            previous = integrity.read_manifest(self.path)
+        except integrity.Damage:
+            previous = None
+        manifest = integrity.build_manifest(self.path, generation, letters, chunks, previous)
+        integrity.write_manifest(self.path, manifest)
+
+    def _ensure_manifest(self, held: int) -> None:
+        """Write the manifest a killed writer did not, or that an index made before manifests
+        lacks (then record that the index keeps one)."""
+        if held == 0 or self.read_only or self._text_copy is not None:
+            return
+        try:
+            manifest = integrity.read_manifest(self.path)
+        except integrity.Damage:
+            return  # damage: opening refuses the index, `verify` names it, `reindex` replaces it
+        kept = self._db.execute(
+            "SELECT 1 FROM meta WHERE key = ?", (integrity.MANIFEST_KEY,)
+        ).fetchone()
+        if manifest is not None and manifest["generation"] == held and kept:
+            return
+        if manifest is None or manifest["generation"] != held:
+            self._write_manifest(held)
+        if not kept:
+            with _transaction(self._db) as db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (integrity.MANIFEST_KEY,))
+
     # -- reading ---------------------------------------------------------------------------
 
+    @_reads
     def fingerprints(self) -> dict[str, tuple[str, str]]:
         """Return letter_id -> (source, fingerprint) for every indexed letter."""
-        self._follow_active()
         rows = self._db.execute("SELECT letter_id, source, fingerprint FROM letters")
         return {letter_id: (source, fp) for letter_id, source, fp in rows}
 
+    @_reads
     def indexed_letters(self) -> dict[str, IndexedLetter]:
         """Return letter_id -> source, fingerprint and file stamp of every indexed letter."""
-        self._follow_active()
         if not self._file_columns:  # a database of an earlier version, opened read-only
             rows = self._db.execute(
                 "SELECT letter_id, source, fingerprint, chunk_count FROM letters"
@@ -600,15 +861,14 @@ class EmbeddedStore:
             for lid, source, fp, sha, size, mtime, parser, n in rows
         }
 
+    @_reads
     def counts(self) -> tuple[int, int]:
         """Return the number of letters and of chunks indexed."""
-        self._follow_active()
-        if self.index_name is None:
-            raise self.unusable or StoreUnavailable(f"no index open in '{self.root}'")
         letters = self._db.execute("SELECT count(*) FROM letters").fetchone()[0]
         chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return letters, chunks
 
+    @_reads
     def letter(self, letter_id: str) -> dict[str, Any] | None:
         """Return a letter's record, texts, source, fingerprint and file hash, or None."""
         row = self._db.execute(
@@ -629,6 +889,7 @@ class EmbeddedStore:
             "file_sha256": sha256,
         }
 
+    @_reads
     def letter_chunks(self, letter_id: str, embeddings: bool = True) -> list[dict[str, Any]]:
         """Return a letter's chunk documents in order, each with its `embedding` if asked."""
         if not embeddings:
@@ -644,12 +905,13 @@ class EmbeddedStore:
             for doc, emb in rows
         ]
 
+    @_reads
     def keyword(
         self, query: ParsedQuery, filters: Filters, size: int, sort: str = "relevance"
     ) -> tuple[list[ChunkHit], int]:
         """Return the best `size` chunks by BM25 (or newest first) and how many match."""
-        rows, scores = self._text.search(query, filters, size, sort)
         cols = self._cols()
+        rows, scores = self._text.search(query, filters, size, sort)
         hits = self._hits(cols, *_positions_of_rows(cols, rows, scores))
         # The total comes from the counting side: tantivy ranks faster when it need not count.
         total = int(np.count_nonzero(self._match(query, filters, cols).mask))
@@ -657,6 +919,7 @@ class EmbeddedStore:
         # of a hybrid search ranked them.
         return hits, total
 
+    @_reads
     def knn(
         self, vector: np.ndarray, filters: Filters, k: int, stored: bool = False
     ) -> list[ChunkHit]:
@@ -667,6 +930,7 @@ class EmbeddedStore:
         positions, scores = self._vectors.search(cols, vector, k, mask, stored)
         return self._hits(cols, positions.tolist(), scores.tolist())
 
+    @_reads
     def knn_many(
         self, vectors: np.ndarray, filters: Filters, k: int, stored: bool = False
     ) -> list[list[ChunkHit]]:
@@ -686,6 +950,7 @@ class EmbeddedStore:
             start += len(positions)
         return out
 
+    @_reads
     def complete(self, hits: list[ChunkHit]) -> None:
         """Read the whole documents of hits that hold only their ranking fields."""
         partial = [h for h in hits if isinstance(h.doc, PartialDoc)]
@@ -696,6 +961,7 @@ class EmbeddedStore:
             # Deleted since it was ranked: what is known, with no other field, beats an error.
             h.doc = docs.get(h.chunk_id) or dict(h.doc)
 
+    @_reads
     def prepare(self) -> None:
         """Load what queries need (columns, and the HNSW graph of a large index) ahead of them."""
         warm_up()
@@ -704,6 +970,7 @@ class EmbeddedStore:
         if len(cols.rows) >= hnsw_min_chunks():
             self._vectors.graph(cols)
 
+    @_reads
     def highlight(self, query: ParsedQuery, hits: list[ChunkHit]) -> dict[str, list[str]]:
         """Return highlighted fragments of the hits' chunks for the query's words, by chunk id."""
         self.complete(hits)  # the search has usually read them already, to show them
@@ -712,6 +979,7 @@ class EmbeddedStore:
             [(h.chunk_id, h.doc.get("text") or "") for h in hits if "text" in h.doc],
         )
 
+    @_reads
     def facet_counts(
         self, query: ParsedQuery | None, filters: Filters, facets: list[str]
     ) -> dict[str, dict[str, int]]:
@@ -736,6 +1004,7 @@ class EmbeddedStore:
             counted = map(count, facets)
         return dict(zip(facets, counted, strict=True))
 
+    @_reads
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
         """Return the number of letters with at least one matching chunk."""
         cols = self._cols()
@@ -744,6 +1013,7 @@ class EmbeddedStore:
             return int(len(np.unique(cols.letter_index[match.positions])))
         return int(np.count_nonzero(match.letters))
 
+    @_reads
     def letter_shares(self, clauses: Sequence[Clause]) -> list[float]:
         """Return, for each word or phrase, the share of the index's letters that hold it (a
         word with its drug synonyms), from the term postings: one pass over its chunks."""
@@ -765,6 +1035,7 @@ class EmbeddedStore:
             out.append(float(np.count_nonzero(held)) / len(cols.letter_ids))
         return out
 
+    @_reads
     def stats(
         self, query: ParsedQuery | None, filters: Filters, by: str
     ) -> dict[str, dict[str, int]]:
@@ -788,11 +1059,14 @@ class EmbeddedStore:
         return int(row[0]) if row else 0
 
     def _cols(self) -> Columns:
-        self._follow_active()
+        # Called by reads only (`_reads`), which have just followed ACTIVE.
         generation = self._generation(self._db)
         if self._columns is None or generation != self._columns_generation:
             with self._load_lock:
                 if self._columns is None or generation != self._columns_generation:
+                    # Every text file's checksum before answering from a new generation: a
+                    # fraction of reading the columns (files found intact are not read again).
+                    self._check(deep=True)
                     self._columns = Columns.load(self._db, self.dims)
                     self._columns_generation = generation
                     keep_loaded()
@@ -926,6 +1200,95 @@ def _positions_of_rows(
     at = np.minimum(np.searchsorted(cols.rows, wanted), len(cols.rows) - 1)
     known = cols.rows[at] == wanted
     return at[known].tolist(), np.asarray(scores, dtype=np.float64)[known].tolist()
+
+
+def _check_whole(index: Path, dims: int, limit: int = 5) -> list[str]:
+    """Everything wrong with the index directory `index` (see `EmbeddedStore.check_whole`),
+    read only: nothing is created or changed."""
+    found: list[str] = []
+    sqlite_path = index / integrity.SQLITE
+    problem = integrity.sqlite_problem(sqlite_path, integrity.has_content(index))
+    state: integrity.State | None = None
+    db: sqlite3.Connection | None = None
+    try:
+        if problem is not None:
+            found.append(problem)
+        elif sqlite_path.exists():
+            try:
+                db = _read_only_connection(sqlite_path)
+                found += integrity.sqlite_checks(db, dims, limit)
+                if not found:
+                    state = integrity.read_state(db, index)
+            except sqlite3.DatabaseError as exc:
+                if not integrity.is_corruption(exc):
+                    raise
+                found.append(integrity.sqlite_error_problem(exc))
+        text_problems = list(integrity.problems(index, state, deep=True))
+        found += [p for p in text_problems if p not in found]
+        if text_problems or db is None or state is None or state.in_flight:
+            return found  # a text index a write behind SQLite is not compared with it
+        if not state.generation and not (index / integrity.META).exists():
+            return found  # a new index, never written
+        found += _text_against_sqlite(index, db, limit)
+        return found
+    finally:
+        if db is not None:
+            db.close()
+
+
+def _text_against_sqlite(index: Path, db: sqlite3.Connection, limit: int) -> list[str]:
+    """The text index's documents of each letter against SQLite's chunks of it."""
+    copy: tempfile.TemporaryDirectory | None = None
+    path = index / "text"
+    try:
+        if not os.access(path, os.W_OK):  # tantivy takes a lock file even to read
+            copy = tempfile.TemporaryDirectory(prefix="imr-search-check-")
+            path = Path(shutil.copytree(path, Path(copy.name) / "text"))
+        try:
+            with _text_reads():
+                text = _TextIndex(path)
+            held = dict(db.execute("SELECT letter_id, count(*) FROM chunks GROUP BY letter_id"))
+            counted = text.letter_counts(sorted(held))
+            docs = text.num_docs()
+            rows = text.row_stats()
+        except _TextFailure as exc:
+            return [_text_open_problem(str(exc))]
+        found = []
+        differ = [lid for lid, n in held.items() if counted.get(lid, 0) != n]
+        for lid in differ[:limit]:
+            found.append(
+                f"the text index holds {counted.get(lid, 0)} documents of letter {lid}, "
+                f"{integrity.SQLITE} {held[lid]} chunks"
+            )
+        if len(differ) > limit:
+            found.append(f"and {len(differ) - limit} more letters like these")
+        strays = docs - sum(counted.values())
+        if strays:
+            found.append(f"the text index holds {strays} documents of no letter in store.sqlite")
+        expected = db.execute(
+            "SELECT count(*), coalesce(total(row), 0), coalesce(min(row), 0), "
+            "coalesce(max(row), 0) FROM chunks"
+        ).fetchone()
+        if not found and tuple(float(x) for x in rows) != tuple(float(x) for x in expected):
+            found.append(f"the text index's documents are not {integrity.SQLITE}'s chunks")
+        return found
+    finally:
+        if copy is not None:
+            copy.cleanup()
+
+
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the database (immutable where the directory is
+    read-only and no writer can be at work)."""
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
 
 def _new_index_name() -> str:
@@ -1075,6 +1438,9 @@ class _TextIndex:
         self.index = tantivy.Index(self.schema, path=str(path))
         self.index.register_tokenizer("imr_text", english_analyzer())
         self._marker = path / "generation"
+        # Called with the generation after each commit, before the marker says it is held:
+        # the store writes its manifest there (integrity.py).
+        self.committed: Callable[[int], None] | None = None
 
     def generation(self) -> int:
         """Return the SQLite generation this index holds (0 for a new index)."""
@@ -1098,6 +1464,8 @@ class _TextIndex:
         except BaseException:
             writer.rollback()
             raise
+        if self.committed is not None:
+            self.committed(generation)
         # Written after the commit: if we die in between, the next writer replays these letters,
         # which deletes and re-adds them: the same result.
         tmp = self._marker.with_suffix(".tmp")
@@ -1195,19 +1563,20 @@ class _TextIndex:
     ) -> tuple[list[int], list[float]]:
         """Return (rows, scores) of the best chunks."""
         q = self._filtered(query, filters)
-        searcher = self.index.searcher()
-        if sort == "newest":
-            result = searcher.search(
-                q,
-                max(size, 1),
-                count=False,
-                order_by_field="decision_date",
-                order=self._tantivy.Order.Desc,
-            )
-        else:
-            result = searcher.search(q, max(size, 1), count=False)
-        addresses = [addr for _, addr in result.hits]
-        rows = searcher.fast_field_values("row", addresses) if addresses else []
+        with _text_reads():
+            searcher = self.index.searcher()
+            if sort == "newest":
+                result = searcher.search(
+                    q,
+                    max(size, 1),
+                    count=False,
+                    order_by_field="decision_date",
+                    order=self._tantivy.Order.Desc,
+                )
+            else:
+                result = searcher.search(q, max(size, 1), count=False)
+            addresses = [addr for _, addr in result.hits]
+            rows = searcher.fast_field_values("row", addresses) if addresses else []
         # Sorted by date, tantivy gives the date (or None) in place of a score.
         scores = [float(score) if sort != "newest" else 0.0 for score, _ in result.hits]
         return list(rows), scores
@@ -1215,12 +1584,47 @@ class _TextIndex:
     def all_rows(self, query: ParsedQuery) -> list[int]:
         """Return the row ids of every chunk the text query matches."""
         q = self._text_query(query)
-        searcher = self.index.searcher()
-        total = searcher.search(q, 1, count=True).count
-        if total == 0:
-            return []
-        result = searcher.search(q, total, count=False)
-        return list(searcher.fast_field_values("row", [addr for _, addr in result.hits]))
+        with _text_reads():
+            searcher = self.index.searcher()
+            total = searcher.search(q, 1, count=True).count
+            if total == 0:
+                return []
+            result = searcher.search(q, total, count=False)
+            return list(searcher.fast_field_values("row", [addr for _, addr in result.hits]))
+
+    def num_docs(self) -> int:
+        """The documents the text index holds."""
+        with _text_reads():
+            return self.index.searcher().num_docs
+
+    def letter_counts(self, letter_ids: list[str], batch: int = 10_000) -> dict[str, int]:
+        """The documents of each of these letters (those with none left out)."""
+        Q = self._tantivy.Query
+        counts: dict[str, int] = {}
+        with _text_reads():
+            searcher = self.index.searcher()
+            for start in range(0, len(letter_ids), batch):
+                part = letter_ids[start : start + batch]
+                found = searcher.aggregate(
+                    Q.term_set_query(self.schema, "letter_id", part),
+                    {"l": {"terms": {"field": "letter_id", "size": len(part)}}},
+                )
+                for bucket in found["l"]["buckets"]:
+                    counts[str(bucket["key"])] = int(bucket["doc_count"])
+        return counts
+
+    def row_stats(self) -> tuple[int, float, float, float]:
+        """Count, sum, least and greatest of the documents' SQLite row ids."""
+        with _text_reads():
+            found = self.index.searcher().aggregate(
+                self._tantivy.Query.all_query(), {"r": {"stats": {"field": "row"}}}
+            )["r"]
+        return (
+            int(found["count"]),
+            float(found["sum"] or 0),
+            float(found["min"] or 0),
+            float(found["max"] or 0),
+        )
 
     def highlight(self, query: ParsedQuery, texts: list[tuple[str, str]]) -> dict[str, list[str]]:
         """Return up to two HTML fragments per chunk with the query's words in <mark>."""
@@ -1233,11 +1637,15 @@ class _TextIndex:
         )
         if q is None:
             return {}
-        generator = tantivy.SnippetGenerator.create(self.index.searcher(), q, self.schema, "text")
+        with _text_reads():
+            generator = tantivy.SnippetGenerator.create(
+                self.index.searcher(), q, self.schema, "text"
+            )
         generator.set_max_num_chars(180)
         out = {}
         for chunk_id, text in texts:
-            snippet = generator.snippet_from_doc(tantivy.Document(text=text))
+            with _text_reads():
+                snippet = generator.snippet_from_doc(tantivy.Document(text=text))
             fragment = snippet.fragment()
             if not snippet.highlighted():
                 continue
