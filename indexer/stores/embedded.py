@@ -459,17 +459,7 @@ class EmbeddedStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             return db
-        uri = path.resolve().as_uri()
-        try:
-            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return db
-        except sqlite3.OperationalError:
-            if os.access(self.path, os.W_OK):
-                raise
-        # A read-only directory without the WAL's shared-memory file (SQLite removes it on a
-        # clean close, after moving every commit into the database): nobody can be writing.
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+        return _read_only_connection(path)
 
     def _follow_active(self) -> None:
         """Switch to the index ACTIVE names, if a rebuild has replaced ours since we opened it
@@ -1288,6 +1278,8 @@ def _read_only_connection(path: Path) -> sqlite3.Connection:
     except sqlite3.OperationalError:
         if os.access(path.parent, os.W_OK):
             raise
+    # A read-only directory without the WAL's shared-memory file (SQLite removes it on a clean
+    # close, after moving every commit into the database): nobody can be writing.
     return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
 
