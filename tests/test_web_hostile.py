@@ -29,7 +29,7 @@ from indexer.stores.embedded import EmbeddedStore
 from webapp import create_app
 
 from .conftest import ROOT, SAMPLES, SEEDS, index_samples, run_cli
-from .test_webapp import CSP, HX, assert_security_headers, dom
+from .test_webapp import CSP, HX, assert_security_headers, dom, get
 
 FORMULA_LETTER = ROOT / "tests" / "fixtures" / "hostile" / "formula_letter.txt"
 FORMULA_ID = "L-d2fe2e30224e5f4a"
@@ -77,12 +77,6 @@ def hclient(hostile):
 def client(app):
     """A client of the app over the shared index (samples and the XSS letter)."""
     return app.test_client()
-
-
-def get(client, url: str, status: int = 200, headers: dict | None = None):
-    response = client.get(url, headers=headers or {})
-    assert response.status_code == status, (url, response.status_code, response.text[-500:])
-    return response
 
 
 def error_line(response) -> str:

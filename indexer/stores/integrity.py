@@ -95,15 +95,22 @@ def read_marker(index: Path) -> int:
         return 0
 
 
-def read_text_meta(index: Path) -> TextMeta | None:
-    """Parse text/meta.json (None when it does not exist); `Damage` when it is no meta.json."""
-    path = index / META
+def _read(index: Path, name: str) -> bytes | None:
+    """The bytes of one of the index's files, None when it does not exist, `Damage` when it
+    cannot be read."""
     try:
-        raw = path.read_bytes()
+        return (index / name).read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise Damage(f"{META} cannot be read ({exc.strerror or exc})") from None
+        raise Damage(f"{name} cannot be read ({exc.strerror or exc})") from None
+
+
+def read_text_meta(index: Path) -> TextMeta | None:
+    """Parse text/meta.json (None when it does not exist); `Damage` when it is no meta.json."""
+    raw = _read(index, META)
+    if raw is None:
+        return None
     try:
         meta = json.loads(raw)
         segments = tuple(
@@ -195,12 +202,9 @@ def write_manifest(index: Path, manifest: dict[str, Any]) -> None:
 
 def read_manifest(index: Path) -> dict[str, Any] | None:
     """The manifest (None when there is none); `Damage` when it is not one we wrote."""
-    try:
-        raw = (index / MANIFEST).read_bytes()
-    except FileNotFoundError:
+    raw = _read(index, MANIFEST)
+    if raw is None:
         return None
-    except OSError as exc:
-        raise Damage(f"{MANIFEST} cannot be read ({exc.strerror or exc})") from None
     try:
         manifest = json.loads(raw)
         body = {k: v for k, v in manifest.items() if k != "checksum"}
