@@ -40,6 +40,9 @@ def fields() -> tuple[Field, ...]:
     return tuple(
         Field(name, spec["type"], (spec.get("meta") or {}).get("facet"))
         for name, spec in props.items()
+        # Elasticsearch's pre-analysed copies of the text fields (`analysed.*`) are not fields
+        # of a chunk document.
+        if spec.get("type") != "object"
     )
 
 

@@ -312,7 +312,7 @@ class SearchService:
                 or depth >= MAX_DEPTH
             ):
                 break
-            depth *= 4
+            depth = min(depth * 4, MAX_DEPTH)
         if request.sort == "newest":
             letters.sort(key=lambda h: (h.doc.get("decision_date") or "", h.score), reverse=True)
         if ranking.outcome_missing:

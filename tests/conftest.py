@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "letters"
+#: The Elasticsearch the tests may use (ELASTICSEARCH_URL when pytest started). It is taken out
+#: of the environment: with it set, `imr-search` would use Elasticsearch by default, and the
+#: commands the tests run expect the embedded default unless they say otherwise.
+ES_URL = os.environ.pop("ELASTICSEARCH_URL", "")
 SEEDS = sorted((SAMPLES / "seeds").glob("*.txt"))
 DEV = sorted((SAMPLES / "dev").glob("*.pdf"))
 CONSTRUCTED = ROOT / "tests" / "fixtures" / "constructed"
@@ -62,9 +67,12 @@ def elasticsearch_store(prefix: str = "imr-test"):
 
     from indexer.stores.elasticsearch import ElasticsearchStore
 
-    if not os.environ.get("ELASTICSEARCH_URL"):
+    if not ES_URL:
+        if os.environ.get("IMR_SEARCH_REQUIRE_ES"):
+            pytest.fail("IMR_SEARCH_REQUIRE_ES is set but ELASTICSEARCH_URL is not")
         pytest.skip("ELASTICSEARCH_URL is not set (no live Elasticsearch to test against)")
-    return ElasticsearchStore.from_env(index=f"{prefix}-{uuid.uuid4().hex[:12]}")
+    env = {**os.environ, "ELASTICSEARCH_URL": ES_URL}
+    return ElasticsearchStore.from_env(env, index=f"{prefix}-{uuid.uuid4().hex[:12]}")
 
 
 XSS_LETTER = ROOT / "tests" / "fixtures" / "xss" / "xss_letter.txt"
@@ -87,3 +95,31 @@ def app(web_service):
     from webapp import create_app
 
     return create_app({"SERVICE": web_service, "TESTING": True})
+
+
+def _runs_on_elasticsearch(nodeid: str) -> bool:
+    """Whether a test talks to a real Elasticsearch (its file or its back-end parameter)."""
+    name = nodeid.split("::")[0].rsplit("/", 1)[-1]
+    return name.startswith(
+        ("test_es_live", "test_es_cluster", "test_es_script", "test_es_lock")
+    ) or ("[elasticsearch" in nodeid or "test_live_cluster_contract" in nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print how many tests ran against a real Elasticsearch, and how many were skipped: CI
+    (IMR_SEARCH_REQUIRE_ES) must show none skipped."""
+    counts = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        reports = terminalreporter.stats.get(outcome, [])
+        counts[outcome] = sum(
+            1
+            for r in reports
+            if getattr(r, "when", "call") in ("call", "setup")
+            and _runs_on_elasticsearch(getattr(r, "nodeid", ""))
+            and (outcome != "passed" or r.when == "call")
+        )
+    url = ES_URL or "not set"
+    terminalreporter.write_line(
+        f"Elasticsearch tests (ELASTICSEARCH_URL {url}): {counts['passed']} passed, "
+        f"{counts['failed'] + counts['error']} failed, {counts['skipped']} skipped"
+    )

@@ -1,9 +1,13 @@
 """A recording stand-in for Elasticsearch at the HTTP boundary, for the store's client-path tests.
 
-No Elasticsearch server can run where the tests run. This fake only records what the official
-client sends (method, path, query string, JSON or NDJSON body) and answers with the canned
-responses each test routes; it has no behaviour of its own: a request no test routed is
-answered 500 and listed in `unrouted`, so a test cannot pass on an answer the fake made up.
+The store's own tests use it only where a fault must be injected that a real server cannot
+produce on demand (a refusal through every retry, a failed alias swap, an error status, an old
+version); what a working server does is tested against a real one (ELASTICSEARCH_URL). It
+records what the official client sends (method, path, query string, JSON or NDJSON body) and
+answers with the canned responses each test routes. Its one answer of its own is to the
+store's first request, `GET /_nodes/_all/_none` (the nodes' version: 9.2.4, or `version`; none
+with `version=None`); any other request no test routed is answered 500 and listed in
+`unrouted`, so a test cannot pass on an answer the fake made up.
 
 Every answer carries `X-Elastic-Product: Elasticsearch`, which the 9.x client checks on each
 successful response before it accepts the server as Elasticsearch.
@@ -53,12 +57,18 @@ class _Route:
 class FakeElasticsearch:
     """`with FakeElasticsearch() as es:` serves on `es.url` (127.0.0.1, a free port)."""
 
+    version: str | None = "9.2.4"
     requests: list[Request] = field(default_factory=list)
     unrouted: list[Request] = field(default_factory=list)
     _routes: list[_Route] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if self.version is not None:
+            nodes = {"nodes": {"fake-node-1": {"version": self.version}}}
+            self.route("GET", r"/_nodes/_all/_none", (200, nodes))
 
     def route(
         self, method: str, path: str, responder: Responder, *, times: int | None = None
@@ -150,9 +160,13 @@ class FakeElasticsearch:
         self._thread.join(timeout=5)
 
 
-def bulk_answer(failures: dict[str, tuple[int, dict[str, Any]]] | None = None) -> Callable:
-    """A `_bulk` responder: every action succeeds (201) except the `_id`s in `failures`
-    (`_id` -> (status, error object))."""
+def bulk_answer(
+    failures: dict[str, tuple[int, dict[str, Any]]] | None = None,
+    missing: set[str] | frozenset[str] = frozenset(),
+) -> Callable:
+    """A `_bulk` responder: every action succeeds (`index` 201, `delete` 200) except the
+    `_id`s in `failures` (`_id` -> (status, error object)); a `delete` of an `_id` in
+    `missing` finds nothing (404 `not_found`, not an error, as Elasticsearch answers it)."""
     failures = failures or {}
 
     def answer(request: Request) -> Answer:
@@ -166,10 +180,47 @@ def bulk_answer(failures: dict[str, tuple[int, dict[str, Any]]] | None = None) -
             if meta.get("_id") in failures:
                 status, error = failures[meta["_id"]]
                 item.update(status=status, error=error)
+            elif op == "delete" and meta.get("_id") in missing:
+                item.update(status=404, result="not_found", _version=1)
+            elif op == "delete":
+                item.update(status=200, result="deleted", _version=2)
             else:
                 item.update(status=201, result="created", _version=1)
             items.append({op: item})
         errors = any("error" in next(iter(it.values())) for it in items)
         return 200, {"took": 1, "errors": errors, "items": items}
+
+    return answer
+
+
+SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+
+
+def route_scroll(es: FakeElasticsearch, index: str, ids: list[str]) -> None:
+    """Answer the scroll (`helpers.scan`) over the regex `index` with the hits `ids` in one
+    page: the first search, the next (empty) page and the clearing of the scroll."""
+    hits = [{"_index": index, "_id": i, "_score": None} for i in ids]
+    first = {"_scroll_id": "fake-scroll", "_shards": SHARDS, "hits": {"hits": hits}}
+    es.route("POST", rf"/{index}/_search", (200, first), times=1)
+    es.route(
+        "POST",
+        r"/_search/scroll",
+        (200, {"_scroll_id": "fake-scroll", "_shards": SHARDS, "hits": {"hits": []}}),
+        times=1 if hits else 0,
+    )
+    es.route("DELETE", r"/_search/scroll", (200, {"succeeded": True, "num_freed": 1}), times=1)
+
+
+def mget_answer(found: set[str] | frozenset[str] = frozenset()) -> Callable:
+    """A `_mget` responder (ids in the body, `_source=false`): the `_id`s in `found` exist."""
+
+    def answer(request: Request) -> Answer:
+        index = request.path.split("/")[1]
+        docs = [
+            {"_index": index, "_id": i, "found": True, "_version": 1, "_seq_no": 0,
+             "_primary_term": 1} if i in found else {"_index": index, "_id": i, "found": False}
+            for i in request.body["ids"]
+        ]  # fmt: skip
+        return 200, {"docs": docs}
 
     return answer

@@ -11,13 +11,14 @@ import pytest
 
 from indexer.stores.es_lock import ElasticsearchWriterBusy, lock_index
 
-from .conftest import elasticsearch_store
+from .conftest import ES_URL, elasticsearch_store
 
 
 @pytest.fixture
 def stores():
     first = elasticsearch_store("imr-lock")
-    second = type(first).from_env(index=first.alias)  # another process's store, same alias
+    # Another process's store, on the same alias.
+    second = type(first).from_env({"ELASTICSEARCH_URL": ES_URL}, index=first.alias)
     yield first, second
     first.client.options(ignore_status=404).indices.delete(index=lock_index(first.alias))
     first.close()

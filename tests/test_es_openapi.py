@@ -1,8 +1,10 @@
 """The strict validator of Elasticsearch request bodies (tests/es_openapi.py) on literal bodies.
 
-Every body that must pass is one the Elasticsearch store builds (or the shape of one); every
-body that must fail differs from a passing one by a single mistake, and the message must name
-the JSON path of that mistake.
+Every body that must pass is one the Elasticsearch store builds (or the shape of one; the
+analysis settings and highlighting in the bodies below are shapes the store sent before it
+analysed text itself, kept because they exercise the validator's discriminators and free
+maps); every body that must fail differs from a passing one by a single mistake, and the message
+must name the JSON path of that mistake.
 """
 
 from __future__ import annotations
@@ -135,6 +137,76 @@ BULK_LINES = [
 ]
 
 
+# The shapes the store sends since it analyses text itself and pages its aggregations: a
+# composite aggregation (with the previous page's key), a simple_query_string over analysed
+# copies with the whitespace analyzer and its operators, ranking fields only.
+PAGED_SEARCH_BODY = {
+    "query": {
+        "bool": {
+            "should": [
+                {
+                    "simple_query_string": {
+                        "query": '(diazepam | valium) "urin drug screen"',
+                        "fields": ["analysed.text^1.0", "analysed.request^2.0"],
+                        "analyzer": "whitespace",
+                        "default_operator": "or",
+                        "flags": "OR|PHRASE|PRECEDENCE|WHITESPACE",
+                    }
+                }
+            ],
+            "must_not": [{"match_none": {}}],
+        }
+    },
+    "size": 0,
+    "_source": {"includes": ["chunk_id", "letter_id"]},
+    "aggregations": {
+        "treatment_name": {
+            "composite": {
+                "size": 1000,
+                "sources": [{"treatment_name": {"terms": {"field": "treatment_name"}}}],
+                "after": {"treatment_name": "zolpidem"},
+            },
+            "aggregations": {"letters": {"cardinality": {"field": "letter_id"}}},
+        }
+    },
+}
+
+# The statistics: items per value and per decision, one page after another.
+STATS_PAGE = {
+    "composite": {
+        "size": 1000,
+        "sources": [
+            {"by": {"terms": {"field": "treatment_class"}}},
+            {"decision": {"terms": {"field": "decision"}}},
+        ],
+        "after": {"by": "opioid", "decision": "upheld"},
+    }
+}
+
+# The chunks mapping without analysis settings: the original text stored, not indexed; its
+# analysed copy indexed with the built-in whitespace analyzer and left out of `_source`.
+ANALYSED_INDEX_BODY = {
+    "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+    "mappings": {
+        "dynamic": "strict",
+        "_source": {"excludes": ["analysed"]},
+        "properties": {
+            "text": {"type": "text", "index": False},
+            "analysed": {
+                "type": "object",
+                "properties": {"text": {"type": "text", "analyzer": "whitespace"}},
+            },
+        },
+    },
+}
+
+# What deleting by id needs without `_delete_by_query` (no reindex module): a scroll's next
+# page and its clearing, and the look-up of which records exist.
+SCROLL_BODY = {"scroll_id": "FGluY2x1ZGVfY29udGV4dF91dWlk", "scroll": "2m"}
+CLEAR_SCROLL_BODY = {"scroll_id": "FGluY2x1ZGVfY29udGV4dF91dWlk"}
+MGET_BODY = {"ids": ["CM16-0219557", "L-1"]}
+
+
 def rejection(method: str, path: str, body) -> str:
     """The message validate_body raises for `body`; fails the test when it passes."""
     with pytest.raises(AssertionError) as excinfo:
@@ -199,6 +271,9 @@ def changed(body, edit):
         ("post", "/{index}/_count"),
         ("post", "/{index}/_delete_by_query"),
         ("post", "/_msearch"),
+        ("post", "/_search/scroll"),
+        ("delete", "/_search/scroll"),
+        ("post", "/{index}/_mget"),
     ],
 )
 def test_request_schema_found(method, path):
@@ -241,6 +316,32 @@ def test_search_body_passes():
 )
 def test_search_body_variants_pass(edit):
     validate_body(*SEARCH, changed(SEARCH_BODY, edit))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda b: None, id="as-built"),
+        pytest.param(put("_source", True), id="source-true"),
+        pytest.param(put("_source", {"exclude_vectors": False}), id="source-exclude-vectors"),
+        pytest.param(put("_source", {"excludes": ["embedding"]}), id="source-excludes"),
+        pytest.param(
+            lambda b: b["aggregations"]["treatment_name"]["composite"].pop("after"),
+            id="composite-first-page",
+        ),
+        pytest.param(put("aggregations.by", STATS_PAGE), id="composite-two-sources"),
+    ],
+)
+def test_paged_search_body_passes(edit):
+    validate_body(*SEARCH, changed(PAGED_SEARCH_BODY, edit))
+
+
+def test_analysed_index_body_and_deletion_bodies_pass():
+    validate_body(*CREATE_INDEX, ANALYSED_INDEX_BODY)
+    validate_body("post", "/_search/scroll", SCROLL_BODY)
+    validate_body("delete", "/_search/scroll", CLEAR_SCROLL_BODY)
+    validate_body("delete", "/_search/scroll", {"scroll_id": ["a", "b"]})
+    validate_body("post", "/{index}/_mget", MGET_BODY)
 
 
 def test_index_creation_body_passes():
@@ -338,6 +439,84 @@ def test_msearch_lines_pass():
 )
 def test_search_body_mistakes_fail(edit, bad_path):
     message = rejection(*SEARCH, changed(SEARCH_BODY, edit))
+    assert bad_path in message, message
+
+
+@pytest.mark.parametrize(
+    ("edit", "bad_path"),
+    [
+        case(
+            ren("aggregations.treatment_name.composite.after", "after_key"),
+            "$.aggregations.treatment_name.composite.after_key",
+        ),
+        case(
+            ren(
+                "aggregations.treatment_name.composite.sources.0.treatment_name.terms.field",
+                "feild",
+            ),
+            "$.aggregations.treatment_name.composite.sources[0].treatment_name.terms.feild",
+        ),
+        case(
+            put("aggregations.treatment_name.composite.size", "all"),
+            "$.aggregations.treatment_name.composite.size",
+        ),
+        case(
+            ren("query.bool.should.0.simple_query_string.analyzer", "analyser"),
+            "$.query.bool.should[0].simple_query_string.analyser",
+        ),
+        case(
+            put("query.bool.must_not.0.match_none", {"x": 1}),
+            "$.query.bool.must_not[0].match_none.x",
+        ),
+        # (`include` is Elasticsearch's other spelling, accepted: see es_openapi._PATCHES)
+        case(ren("_source.includes", "includs"), "$._source.includs"),
+    ],
+)
+def test_paged_search_body_mistakes_fail(edit, bad_path):
+    message = rejection(*SEARCH, changed(PAGED_SEARCH_BODY, edit))
+    assert bad_path in message, message
+
+
+def endpoint_case(method: str, path: str, body, edit, bad_path: str):
+    """A parameter set (method, path, edited body, bad_path) named after the path."""
+    return pytest.param(method, path, changed(body, edit), bad_path, id=bad_path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "bad_path"),
+    [
+        endpoint_case(
+            *CREATE_INDEX,
+            ANALYSED_INDEX_BODY,
+            ren("mappings._source.excludes", "exclude"),
+            "$.mappings._source.exclude",
+        ),
+        endpoint_case(
+            *CREATE_INDEX,
+            ANALYSED_INDEX_BODY,
+            ren("mappings.properties.analysed.properties.text.analyzer", "analyser"),
+            "$.mappings.properties.analysed.properties.text.analyser",
+        ),
+        endpoint_case(
+            *CREATE_INDEX,
+            ANALYSED_INDEX_BODY,
+            put("mappings.properties.text.index", "no"),
+            "$.mappings.properties.text.index",
+        ),
+        endpoint_case("post", "/_search/scroll", SCROLL_BODY, ren("scroll", "scrol"), "$.scrol"),
+        endpoint_case(
+            "delete",
+            "/_search/scroll",
+            CLEAR_SCROLL_BODY,
+            ren("scroll_id", "scroll_ids"),
+            "$.scroll_ids",
+        ),
+        endpoint_case("post", "/{index}/_mget", MGET_BODY, ren("ids", "id"), "$.id"),
+        endpoint_case("post", "/{index}/_mget", MGET_BODY, put("ids", [1]), "$.ids[0]"),
+    ],
+)
+def test_analysed_index_and_deletion_mistakes_fail(method, path, body, bad_path):
+    message = rejection(method, path, body)
     assert bad_path in message, message
 
 

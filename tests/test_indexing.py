@@ -32,7 +32,7 @@ from indexer.stores.embedded import EmbeddedStore
 
 from . import es_openapi
 from .conftest import ROOT, SAMPLES, SEEDS, index_samples, run_cli
-from .es_fake import FakeElasticsearch, bulk_answer
+from .es_fake import FakeElasticsearch, bulk_answer, mget_answer, route_scroll
 
 
 def test_indexing_twice_changes_nothing(tmp_path, embedder):
@@ -440,7 +440,16 @@ def _es_store(es: FakeElasticsearch) -> ElasticsearchStore:
 
 
 def _bulk_ids(es: FakeElasticsearch) -> list[list[str]]:
-    return [[next(iter(h.values()))["_id"] for h in r.lines[::2]] for r in es.find("PUT", "/_bulk")]
+    """The `_id` of each action of each bulk request (a `delete` has no source line)."""
+    out = []
+    for request in es.find("PUT", "/_bulk"):
+        ids, lines, i = [], request.lines, 0
+        while i < len(lines):
+            ((op, meta),) = lines[i].items()
+            ids.append(meta["_id"])
+            i += 1 if op == "delete" else 2
+        out.append(ids)
+    return out
 
 
 def test_es_chunks_refused_by_an_overloaded_node_are_sent_again(es_letters):
@@ -450,7 +459,7 @@ def test_es_chunks_refused_by_an_overloaded_node_are_sent_again(es_letters):
         es.route("HEAD", r"/_alias/.*", (200, None))
         es.route("PUT", r"/_bulk", bulk_answer({refused: (429, REJECTED)}), times=2)
         es.route("PUT", r"/_bulk", bulk_answer())
-        es.route("POST", r"/imr-test/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        route_scroll(es, "imr-test", [])  # no stale chunks
         es.route("POST", r"/imr-test,imr-test-letters/_refresh", REFRESHED)
         store = _es_store(es)
         report = store.upsert([first, second])
@@ -466,12 +475,25 @@ def test_es_chunks_still_refused_after_the_retries_fail_their_letter_only(es_let
     refused = second.chunks[0]["chunk_id"]
     with FakeElasticsearch() as es:
         es.route("HEAD", r"/_alias/.*", (200, None))
-        es.route("PUT", r"/_bulk", bulk_answer({refused: (429, REJECTED)}))
-        es.route("POST", r"/imr-test/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        # Refused when sent and at each of the 3 retries; answered normally afterwards.
+        es.route("PUT", r"/_bulk", bulk_answer({refused: (429, REJECTED)}), times=4)
+        es.route("PUT", r"/_bulk", bulk_answer(missing={refused}))
+        route_scroll(es, "imr-test", [])
+        es.route("POST", r"/imr-test-letters/_mget", mget_answer())  # the second letter is new
         es.route("POST", r"/imr-test,imr-test-letters/_refresh", REFRESHED)
         report = _es_store(es).upsert([first, second])
+        assert es.unrouted == []
     all_chunks = [c["chunk_id"] for d in es_letters for c in d.chunks]
-    assert _bulk_ids(es) == [all_chunks, [refused], [refused], [refused], [first.letter_id]]
+    # The chunks written for the failed new letter are withdrawn, so none is found without it.
+    withdrawn = [c["chunk_id"] for c in second.chunks]
+    assert _bulk_ids(es) == [
+        all_chunks,
+        [refused],
+        [refused],
+        [refused],
+        [first.letter_id],
+        withdrawn,
+    ]
     assert report == IndexReport(
         indexed=1,
         failed=[
@@ -497,7 +519,7 @@ def test_es_letters_index_of_an_earlier_mapping_gets_the_file_fields(es_letters)
         es.route("PUT", r"/_bulk", bulk_answer({i: (400, strict) for i in ids}), times=1)
         es.route("PUT", r"/_bulk", bulk_answer())
         es.route("PUT", r"/imr-test-letters/_mapping", (200, {"acknowledged": True}))
-        es.route("POST", r"/imr-test/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        route_scroll(es, "imr-test", [])
         es.route("POST", r"/imr-test,imr-test-letters/_refresh", REFRESHED)
         report = _es_store(es).upsert(es_letters)
         assert es.unrouted == []
@@ -526,8 +548,10 @@ def test_the_index_command_reports_each_letter_elasticsearch_refused(
         locked = {"_index": "imr-chunks-lock", "_id": "writer", "_seq_no": 0, "_primary_term": 1}
         es.route("PUT", r"/imr-chunks-lock/_doc/writer", (201, {**locked, "result": "created"}))
         es.route("DELETE", r"/imr-chunks-lock/_doc/writer", (200, {**locked, "result": "deleted"}))
-        es.route("PUT", r"/_bulk", bulk_answer({broken: (400, mapper)}))
-        es.route("POST", r"/imr-chunks/_delete_by_query", (200, {"deleted": 0, "failures": []}))
+        es.route("PUT", r"/_bulk", bulk_answer({broken: (400, mapper)}), times=1)
+        es.route("PUT", r"/_bulk", bulk_answer(missing={broken}))
+        route_scroll(es, "imr-chunks", [])  # no stale chunks
+        es.route("POST", r"/imr-chunks-letters/_mget", mget_answer())  # the letters are new
         es.route("POST", r"/imr-chunks,imr-chunks-letters/_refresh", REFRESHED)
         es.route(
             "POST",
@@ -558,3 +582,5 @@ def test_the_index_command_reports_each_letter_elasticsearch_refused(
     assert result.stdout.endswith("the index now holds 4 letters, 16 chunks (elasticsearch)\n")
     records = [next(iter(h.values()))["_id"] for h in es.find("PUT", "/_bulk")[1].lines[::2]]
     assert bad.letter_id not in records and len(records) == 4
+    # The chunks written for the refused letter (new) are withdrawn, so none is found without it.
+    assert _bulk_ids(es)[2:] == [[c["chunk_id"] for c in bad.chunks]]

@@ -231,6 +231,24 @@ def test_stats_follow_the_query_and_filters(service):
     }
 
 
+def test_stop_words_match_the_same_chunks_on_both_back_ends(service):
+    # Required stop words: no chunk holds them; optional ones alone: nothing to match; excluded
+    # ones exclude nothing (the same chunks as the query without them).
+    from indexer.query_text import parse_query
+    from indexer.stores.base import Filters
+
+    def chunks(q):
+        hits, _ = service.store.keyword(parse_query(q), Filters(), 500)
+        return sorted(h.chunk_id for h in hits)
+
+    assert chunks("+the") == []
+    assert chunks('+"to be"') == []
+    assert chunks("+the -valium") == []
+    assert chunks("the of") == []
+    assert chunks("klonopin -the") == chunks("klonopin")
+    assert len(chunks("klonopin")) == 9  # the two seed letters: 2 items, 7 summary windows
+
+
 def test_bad_requests_are_search_errors():
     for params, message in [
         ({"mode": "fuzzy"}, "unknown mode 'fuzzy'"),

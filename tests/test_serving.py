@@ -171,6 +171,14 @@ def _running_elasticsearch(monkeypatch, port: int) -> FakeElasticsearch:
     es.route("POST", r"/imr-chunks-letters/_count", (200, {"count": 2}))
     es.route("POST", r"/imr-chunks/_count", (200, {"count": 7}))
     es.route("POST", r"/imr-chunks/_search", _search_answer)
+    # /healthz asks how whole the cluster is: the indices behind the aliases, then their health.
+    for alias in ("imr-chunks", "imr-chunks-letters"):
+        es.route("GET", rf"/_alias/{alias}", (200, {f"{alias}-1": {"aliases": {alias: {}}}}))
+    es.route(
+        "GET",
+        r"/_cluster/health/imr-chunks-1,imr-chunks-letters-1",
+        (200, {"cluster_name": "fake", "status": "green", "timed_out": False}),
+    )
     es.route(
         "GET",
         r"/imr-chunks-letters/_doc/.*",
@@ -553,7 +561,7 @@ class _ReadOnlyStore:
 
     READS = {"name", "root", "counts", "health", "keyword", "knn", "knn_many", "highlight",
              "facet_counts", "count_letters", "letter_shares", "stats", "letter", "letter_chunks",
-             "complete"}  # fmt: skip
+             "complete", "cluster_status"}  # fmt: skip
 
     def __init__(self, store) -> None:
         self._store = store

@@ -30,21 +30,32 @@ The building blocks are public too: `create_generation`, `use_generation`, `swap
 
 Upsert order
 ------------
-`upsert` never leaves a letter absent from the index: it (1) indexes the new chunk documents
-under their stable ids (a chunk that still exists is overwritten in place), (2) indexes the
-letter records of the letters whose chunks were all accepted (the record carries the
-fingerprint, so it is the "commit" of a letter), (3) deletes, by query, the chunks of those
-letters whose ids are not among the new ones (left-overs of a longer earlier version), then
-(4) refreshes. A letter with any rejected chunk is reported in `IndexReport.failed`; its record
-is not written, so an earlier version's fingerprint (or none) stays and the next incremental
-run tries it again, and its stale chunks are not deleted.
+`upsert` never leaves a letter absent from the index, nor a record naming chunks that are not
+exactly the letter's: it (1) indexes the new chunk documents under their stable ids (a chunk
+that still exists is overwritten in place), (2) finds the letter's chunks whose ids are not
+among the new ones (left-overs of a longer earlier version) and deletes them by id, then (3)
+indexes the records of the letters for which both succeeded (the record carries the
+fingerprint, so it is the "commit" of a letter), and (4) refreshes (not during a rebuild, which
+is refreshed once at its end). A letter with any rejected chunk or stale chunk not removed is
+reported in `IndexReport.failed`; its record is not written, so an earlier version's
+fingerprint (or none) stays and the next run tries it again; a new letter's chunks are removed
+again, so none is searchable without its record. `delete` removes chunks first, then records.
+Neither uses `_delete_by_query`: the distribution on Maven Central has no reindex module.
+
+Text analysis
+-------------
+Text is analysed in Python (`es_text`: the embedded store's analyzer, drug synonyms expanded
+in the query), because that distribution has no analysis-common module either (no stemmer, no
+synonym filter); both back ends therefore match the same words in the same chunks. Highlights
+are made in Python too (`snippets`).
 
 Scores
 ------
-Keyword hits carry Elasticsearch's BM25 score. The embedding field uses ``dot_product``
-similarity over unit vectors, for which Elasticsearch scores a kNN hit ``(1 + dot) / 2``;
-`knn` converts that back to the cosine similarity ``2 * score - 1`` so that both stores report
-the same number.
+Keyword hits carry Elasticsearch's BM25 score, with term statistics from every shard
+(`dfs_query_then_fetch`) and one set of shard copies per query (`preference`). The embedding
+field uses ``dot_product`` similarity over unit vectors, for which Elasticsearch scores a kNN
+hit ``(1 + dot) / 2``; `knn` converts that back to the cosine similarity ``2 * score - 1`` so
+that both stores report the same number.
 
 Errors
 ------
@@ -60,18 +71,22 @@ index behind the alias) answer empty results rather than failing.
 
 Requirements
 ------------
-Elasticsearch 9 (the 9.x client sends its compatibility headers). `letter_chunks` asks for
-``_source.exclude_vectors: false``: recent releases (9.2 on, and serverless) leave dense vectors
-out of the `_source` they return unless asked; a release older than that option (9.0) would
-refuse the key.
+Elasticsearch 9.1 or newer (`MIN_VERSION`, checked on the first request; the 9.x client sends
+its compatibility headers; tested on 9.1.0, 9.1.5 and 9.2.4), with no module beyond the
+server's own: no analysis-common, no reindex, no x-pack. `letter_chunks` asks for
+``_source.exclude_vectors: false`` from 9.2 on (those releases leave dense vectors out of
+`_source` unless asked); 9.1 returns them anyway and would refuse the key, so it is not sent.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -83,17 +98,21 @@ import numpy as np
 
 from ..documents import LetterDocs
 from ..query_text import Clause, ParsedQuery
-from ..schema import DATE_FIELDS, EMBEDDING_DIMS, TEXT_BOOSTS, fields, index_definition
+from ..schema import DATE_FIELDS, EMBEDDING_DIMS, fields, index_definition
 from .base import (
+    RANKING_FIELDS,
     ChunkHit,
     FileStamp,
     Filters,
     IndexedLetter,
     IndexReport,
+    PartialDoc,
     StoreConfigError,
     file_stamp,
 )
 from .base import StoreUnavailable as BaseStoreUnavailable
+from .es_text import ANALYSED, analysed_fields, simple_query
+from .snippets import highlight_texts
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +123,20 @@ DEFAULT_ALIAS = "imr-chunks"
 #: Suffix of the letters alias and of its concrete indices.
 LETTERS_SUFFIX = "-letters"
 
-#: simple_query_string fields, with the boosts both back ends share.
-TEXT_QUERY_FIELDS = [f"{name}^{boost:.1f}" for name, boost in TEXT_BOOSTS.items()]
 #: The user's words are already free of query syntax (`parse_query` strips it); only phrases
 #: and whitespace keep a meaning, so a stray operator can never change what a query means.
-TEXT_QUERY_FLAGS = "PHRASE|WHITESPACE"
-HIGHLIGHT_FIELDS = ("text", "request")
-FRAGMENT_SIZE = 180
-NUMBER_OF_FRAGMENTS = 2
-FACET_SIZE = 200
-STATS_SIZE = 500
+#: Buckets per page of a `composite` aggregation (facets and statistics read every value).
+COMPOSITE_PAGE = 1000
 #: Cardinality is exact in practice below this many letters (Elasticsearch's maximum).
 PRECISION_THRESHOLD = 40000
 MAX_KNN_CANDIDATES = 10000
+#: Elasticsearch's `index.max_result_window`: no search may ask for more hits.
+MAX_WINDOW = 10000
+#: The oldest Elasticsearch this store is tested on (checked on the first request): 9.0 cannot
+#: start on the JDK (25) of the machines that test it; its API would serve.
+MIN_VERSION = (9, 1, 0)
+#: Pooled connections per node: more than the threads that can search at once.
+CONNECTIONS_PER_NODE = 32
 #: Most chunk ids a single `terms` clause carries (Elasticsearch's index.max_terms_count is
 #: 65536 by default).
 MAX_TERMS = 50000
@@ -194,46 +214,40 @@ def build_exclusion_clauses(filters: Filters) -> list[dict[str, Any]]:
     return [{"terms": {"letter_id": list(filters.exclude_letter_ids)}}]
 
 
-def _clause_text(clause: Clause) -> str:
-    return f'"{clause.text}"' if clause.phrase else clause.text
-
-
-def _simple_query(clauses: Iterable[Clause]) -> dict[str, Any]:
-    return {
-        "simple_query_string": {
-            "query": " ".join(_clause_text(c) for c in clauses),
-            "fields": list(TEXT_QUERY_FIELDS),
-            "default_operator": "or",
-            "flags": TEXT_QUERY_FLAGS,
-        }
-    }
-
-
 def build_text_query(query: ParsedQuery | None) -> dict[str, Any]:
     """Return the BM25 query of the user's words.
 
     `match_all` for None (or a query without clauses). Otherwise a `bool`: each required
     (+) clause is a `must` of its own, the optional clauses one `should` (at least one must
     match when nothing is required), and the excluded clauses one `must_not` (any of them
-    excludes). Each is a `simple_query_string` over the text fields with their boosts, phrases
-    in quotes. Exclusions are never put in the positive query string: with
-    `default_operator: or`, `-foo bar` means "bar OR NOT foo", which matches nearly everything.
-    A query of exclusions only matches everything else.
+    excludes). Each is a `simple_query_string` over the analysed text fields with their boosts
+    (`es_text`), phrases in quotes, drug names with their synonyms. Exclusions are never put in
+    the positive query string: with `default_operator: or`, `-foo bar` means "bar OR NOT foo",
+    which matches nearly everything. A query of exclusions only matches everything else. As on
+    the embedded store, a required clause of stop words only matches nothing (no chunk holds
+    it), optional words that are all stop words match nothing, and excluded stop words exclude
+    nothing.
     """
     if query is None or not query.clauses:
         return {"match_all": {}}
-    required = [c for c in query.clauses if c.occur == "must"]
+    required = [simple_query([c]) for c in query.clauses if c.occur == "must"]
+    if None in required:  # a required word that is a stop word: nothing holds it
+        return {"match_none": {}}
     optional = [c for c in query.clauses if c.occur == "should"]
-    excluded = list(query.negative)
+    excluded = simple_query(query.negative)
     body: dict[str, Any] = {}
     if required:
-        body["must"] = [_simple_query([c]) for c in required]
+        body["must"] = required
     if optional:
-        body["should"] = [_simple_query(optional)]
-    if not required and not optional:
+        offered = simple_query(optional)
+        if offered is None and not required:
+            return {"match_none": {}}
+        if offered is not None:
+            body["should"] = [offered]
+    if not body:
         body["must"] = [{"match_all": {}}]
     if excluded:
-        body["must_not"] = [_simple_query(excluded)]
+        body["must_not"] = [excluded]
     return {"bool": body}
 
 
@@ -258,21 +272,6 @@ def build_query(query: ParsedQuery | None, filters: Filters) -> dict[str, Any]:
     return {"bool": body}
 
 
-def build_highlight(highlight_query: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Return the highlight request: <mark> tags, HTML-escaped text, two ~180-char fragments."""
-    body: dict[str, Any] = {
-        "pre_tags": ["<mark>"],
-        "post_tags": ["</mark>"],
-        "encoder": "html",
-        "fragment_size": FRAGMENT_SIZE,
-        "number_of_fragments": NUMBER_OF_FRAGMENTS,
-        "fields": {name: {} for name in HIGHLIGHT_FIELDS},
-    }
-    if highlight_query is not None:
-        body["highlight_query"] = highlight_query
-    return body
-
-
 def build_sort(sort: str) -> list[Any]:
     """Return the sort of `sort` ("relevance" or "newest")."""
     if sort == "relevance":
@@ -282,32 +281,29 @@ def build_sort(sort: str) -> list[Any]:
     raise ValueError(f"unknown sort {sort!r} (expected one of {SORTS})")
 
 
-def _has_words(query: ParsedQuery | None) -> bool:
-    return query is not None and bool(query.positive)
-
-
 def build_keyword_search(
     query: ParsedQuery | None, filters: Filters, size: int, sort: str = "relevance"
 ) -> dict[str, Any]:
-    """Return the body of a keyword search: the best `size` chunks, the exact total, highlights
-    (when the query has words to highlight)."""
-    if size < 0:
-        raise ValueError(f"size must not be negative, not {size}")
-    body: dict[str, Any] = {
+    """Return the body of a keyword search: the best `size` chunks with their ranking fields
+    only (`Store.complete` reads the rest of the few shown) and the total, exact up to 10,000
+    (Elasticsearch's default: the search counts letters with `build_count_letters`)."""
+    if not 0 <= size <= MAX_WINDOW:
+        raise ValueError(f"size must be between 0 and {MAX_WINDOW}, not {size}")
+    return {
         "query": build_query(query, filters),
         "size": size,
-        "_source": {"excludes": ["embedding"]},
-        "track_total_hits": True,
+        "_source": {"includes": list(RANKING_FIELDS)},
         "sort": build_sort(sort),
     }
-    if _has_words(query):
-        body["highlight"] = build_highlight()
-    return body
 
 
 def num_candidates(k: int) -> int:
-    """Return the kNN candidates per shard for `k` results: max(100, 4k), at most 10000."""
-    return min(MAX_KNN_CANDIDATES, max(100, 4 * k))
+    """Return the kNN candidates per shard for `k` results: max(200, 2k), at most 10000.
+
+    Chosen with the mapping's int8 HNSW and its 3x float rescoring (BENCHMARKS.md, "side by
+    side"): recall@10 0.985 at k=10, recall@200 0.992 at k=200.
+    """
+    return min(MAX_KNN_CANDIDATES, max(200, 2 * k))
 
 
 def query_vector(vector: Any) -> list[float]:
@@ -340,7 +336,7 @@ def build_knn_search(vector: Any, filters: Filters, k: int) -> dict[str, Any]:
         clauses.append({"bool": {"must_not": excluded}})
     if clauses:
         knn["filter"] = clauses
-    return {"knn": knn, "size": k, "_source": {"excludes": ["embedding"]}}
+    return {"knn": knn, "size": k, "_source": {"includes": list(RANKING_FIELDS)}}
 
 
 def _letters_cardinality() -> dict[str, Any]:
@@ -348,24 +344,27 @@ def _letters_cardinality() -> dict[str, Any]:
 
 
 def build_facet_aggs(
-    query: ParsedQuery | None, filters: Filters, facets: Iterable[str]
+    query: ParsedQuery | None,
+    filters: Filters,
+    facets: Iterable[str],
+    after: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the body counting, per value of each facet, the LETTERS with a matching chunk.
 
-    The buckets are ordered by that letter count (then value), so the top `FACET_SIZE` are the
-    values with most letters, not most chunks. Disjunctive counting is the caller's job.
+    Every value is counted, as on the embedded store: each facet is a `composite` aggregation
+    read page by page (`after`: facet -> the previous page's `after_key`), so no value beyond
+    a top N is lost or shown as 0. Disjunctive counting is the caller's job.
     """
     aggs = {}
     for name in facets:
         _keyword_field(name, "facet")
-        aggs[name] = {
-            "terms": {
-                "field": name,
-                "size": FACET_SIZE,
-                "order": [{"letters": "desc"}, {"_key": "asc"}],
-            },
-            "aggregations": {"letters": _letters_cardinality()},
+        composite: dict[str, Any] = {
+            "size": COMPOSITE_PAGE,
+            "sources": [{name: {"terms": {"field": name}}}],
         }
+        if after and after.get(name):
+            composite["after"] = after[name]
+        aggs[name] = {"composite": composite, "aggregations": {"letters": _letters_cardinality()}}
     return {"size": 0, "query": build_query(query, filters), "aggregations": aggs}
 
 
@@ -378,48 +377,58 @@ def build_count_letters(query: ParsedQuery | None, filters: Filters) -> dict[str
     }
 
 
-def build_stats_aggs(query: ParsedQuery | None, filters: Filters, by: str) -> dict[str, Any]:
-    """Return the body counting items per value of `by` and per decision.
+def build_stats_aggs(
+    query: ParsedQuery | None,
+    filters: Filters,
+    by: str,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the body counting items per value of `by` and per decision, one `composite`
+    page (`after`: the previous page's `after_key`).
 
     Only item chunks, first window (each item counted once), whatever `filters` says about
     sections and windows.
     """
     _keyword_field(by, "stats")
     items = replace(filters, section="item", first_window_only=True)
+    composite: dict[str, Any] = {
+        "size": COMPOSITE_PAGE,
+        "sources": [
+            {"by": {"terms": {"field": by}}},
+            {"decision": {"terms": {"field": "decision"}}},
+        ],
+    }
+    if after:
+        composite["after"] = after
     return {
         "size": 0,
         "query": build_query(query, items),
-        "aggregations": {
-            "by": {
-                "terms": {"field": by, "size": STATS_SIZE},
-                "aggregations": {"decision": {"terms": {"field": "decision", "size": 10}}},
-            }
-        },
+        "aggregations": {"by": {"composite": composite}},
     }
 
 
-def build_highlight_search(query: ParsedQuery | None, chunk_ids: Iterable[str]) -> dict[str, Any]:
-    """Return the body fetching highlights of the query's words in the given chunks.
-
-    The chunks are selected by id whether or not they match the words (e.g. semantic results);
-    the words (only those that can match) are the highlight query.
-    """
+def build_docs_search(chunk_ids: Iterable[str]) -> dict[str, Any]:
+    """Return the body fetching the whole documents (without embedding) of the given chunks."""
     ids = list(dict.fromkeys(chunk_ids))
-    positive = ParsedQuery(query.positive) if query is not None else None
     return {
         "query": {"terms": {"chunk_id": ids}},
         "size": len(ids),
-        "_source": False,
-        "highlight": build_highlight(build_text_query(positive)),
+        "_source": {"excludes": ["embedding"]},
     }
 
 
-def build_letter_chunks_search(letter_id: str, embeddings: bool = True) -> dict[str, Any]:
+def build_letter_chunks_search(
+    letter_id: str, embeddings: bool = True, exclude_vectors: bool = True
+) -> dict[str, Any]:
     """Return the body fetching a letter's chunks in order, embeddings included if asked.
 
-    Recent Elasticsearch releases leave vectors out of `_source` unless `exclude_vectors` is
-    false.
+    Elasticsearch 9.2 and later leave vectors out of `_source` unless `exclude_vectors` is
+    false; 9.1 knows no such key (`exclude_vectors=False` leaves it out) and returns them.
     """
+    if embeddings:
+        source: Any = {"exclude_vectors": False} if exclude_vectors else True
+    else:
+        source = {"excludes": ["embedding"]}
     return {
         "query": {"term": {"letter_id": letter_id}},
         "size": LETTER_CHUNKS_SIZE,
@@ -428,7 +437,7 @@ def build_letter_chunks_search(letter_id: str, embeddings: bool = True) -> dict[
             {"window": {"order": "asc"}},
             {"chunk_id": {"order": "asc"}},
         ],
-        "_source": {"exclude_vectors": False} if embeddings else {"excludes": ["embedding"]},
+        "_source": source,
     }
 
 
@@ -454,11 +463,9 @@ def build_indexed_letters_search() -> dict[str, Any]:
 # Index, alias and delete bodies (pure)
 
 
-def build_index_body(
-    kind: str, synonyms: Iterable[str], shards: int = 1, replicas: int = 0
-) -> dict[str, Any]:
+def build_index_body(kind: str, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """Return the create-index body of `kind` ("chunks" or "letters") from mappings/, with the
-    drug synonyms filled into the chunks' search analyzer, and the shard and replica counts."""
+    shard and replica counts."""
     if kind not in ("chunks", "letters"):
         raise ValueError(f"unknown index kind {kind!r} (expected 'chunks' or 'letters')")
     body = copy.deepcopy(index_definition(kind))
@@ -467,8 +474,6 @@ def build_index_body(
         "number_of_replicas": replicas,
         **body.get("settings", {}),
     }
-    if kind == "chunks":
-        settings["analysis"]["filter"]["imr_drug_synonyms"]["synonyms"] = list(synonyms)
     return {"settings": settings, "mappings": body["mappings"]}
 
 
@@ -488,7 +493,7 @@ def build_alias_actions(
 
 
 def build_stale_chunks_query(new_chunk_ids: dict[str, list[str]]) -> dict[str, Any]:
-    """Return the `_delete_by_query` body removing chunks of the given letters (letter_id ->
+    """Return the search body finding chunks of the given letters (letter_id ->
     its new chunk ids) that are not among their new chunks."""
     body: dict[str, Any] = {"filter": [{"terms": {"letter_id": list(new_chunk_ids)}}]}
     keep = [cid for ids in new_chunk_ids.values() for cid in ids]
@@ -498,7 +503,7 @@ def build_stale_chunks_query(new_chunk_ids: dict[str, list[str]]) -> dict[str, A
 
 
 def build_delete_letters_query(letter_ids: Iterable[str]) -> dict[str, Any]:
-    """Return the `_delete_by_query` body removing every document of the given letters."""
+    """Return the search body finding every document of the given letters."""
     return {"query": {"terms": {"letter_id": list(letter_ids)}}}
 
 
@@ -536,7 +541,7 @@ def vectors_problem(letter: LetterDocs) -> str | None:
 
 def chunk_actions(letters: Iterable[LetterDocs], index: str) -> Iterator[dict[str, Any]]:
     """Yield the bulk `index` action of every chunk of `letters`: `_id` = chunk_id, the chunk
-    document plus its `embedding` as a list of floats."""
+    document, its analysed text (`es_text`) and its `embedding` as a list of floats."""
     for letter in letters:
         vectors = np.asarray(letter.vectors, dtype=np.float32)
         for doc, vector in zip(letter.chunks, vectors, strict=True):
@@ -544,7 +549,7 @@ def chunk_actions(letters: Iterable[LetterDocs], index: str) -> Iterator[dict[st
                 "_op_type": "index",
                 "_index": index,
                 "_id": doc["chunk_id"],
-                "_source": {**doc, "embedding": vector.tolist()},
+                "_source": {**doc, ANALYSED: analysed_fields(doc), "embedding": vector.tolist()},
             }
 
 
@@ -602,15 +607,13 @@ def _bulk_error(item: dict[str, Any]) -> str:
 
 
 def _hit(raw: dict[str, Any], score: float | None = None) -> ChunkHit:
-    doc = dict(raw.get("_source") or {})
-    doc.pop("embedding", None)
-    highlight = raw.get("highlight") or {}
-    fragments = [frag for name in HIGHLIGHT_FIELDS for frag in highlight.get(name, [])]
+    """A hit holding its ranking fields (absent ones None) until `complete` reads the rest."""
+    src = raw.get("_source") or {}
+    doc = PartialDoc({name: src.get(name) for name in RANKING_FIELDS})
     return ChunkHit(
-        chunk_id=doc.get("chunk_id", raw.get("_id", "")),
-        letter_id=doc.get("letter_id", ""),
+        chunk_id=doc["chunk_id"] or raw.get("_id", ""),
+        letter_id=doc["letter_id"] or "",
         score=float(raw.get("_score") or 0.0) if score is None else score,
-        highlights=list(dict.fromkeys(fragments)),
         doc=doc,
     )
 
@@ -743,6 +746,7 @@ class ElasticsearchStore:
         self.request_timeout = request_timeout
         self.bulk_timeout = max(bulk_timeout, request_timeout)
         self._target: Generation | None = None
+        self._version: tuple[int, ...] | None = None
         self._ensured = False
         self._secrets = [s for s in (api_key, password) if s]
         if client is None:
@@ -754,6 +758,9 @@ class ElasticsearchStore:
                 # cluster; refused connections and 429/502/503/504 answers are still retried.
                 "retry_on_timeout": False,
                 "max_retries": max_retries,
+                # The web server's threads and the search's counting pool share the client:
+                # with the default 10 connections a node, requests queued for a free one.
+                "connections_per_node": CONNECTIONS_PER_NODE,
             }
             if api_key:
                 kwargs["api_key"] = api_key
@@ -814,6 +821,7 @@ class ElasticsearchStore:
             AuthorizationException,
             UnsupportedProductError,
         )
+        from elasticsearch.helpers import ScanError
 
         where = f"Elasticsearch at {self.url}"
         try:
@@ -839,6 +847,8 @@ class ElasticsearchStore:
             if exc.status_code in (429, 502, 503, 504):
                 raise StoreUnavailable(message) from None
             raise StoreError(message) from exc
+        except ScanError as exc:  # a scroll that lost shards on the way
+            raise StoreUnavailable(f"{where} failed {action}: {self._clean(str(exc))}") from None
         except TransportError as exc:  # any other failure of the transport: one line
             reason = self._clean(f"{type(exc).__name__}: {exc}")
             raise StoreUnavailable(f"{where} failed {action}: {reason}") from None
@@ -863,21 +873,15 @@ class ElasticsearchStore:
             self.ensure_index()
         return (self.alias, self.letters_alias)
 
-    @staticmethod
-    def _synonyms() -> list[str]:
-        from ..synonyms import synonym_rules
-
-        return list(synonym_rules())
-
     # -- indices and generations ----------------------------------------------------------
 
     def index_body(self, kind: str) -> dict[str, Any]:
-        """Return the create-index body of `kind` with this store's synonyms and shard counts."""
-        synonyms = self._synonyms() if kind == "chunks" else []
-        return build_index_body(kind, synonyms, self.shards, self.replicas)
+        """Return the create-index body of `kind` with this store's shard counts."""
+        return build_index_body(kind, self.shards, self.replicas)
 
     def ensure_index(self) -> None:
         """Create the indices behind each alias that does not exist yet, alias included."""
+        self._check_version()
         stamp = new_stamp()
         gen = generation_names(self.alias, stamp)
         for kind, alias, index in (
@@ -896,6 +900,7 @@ class ElasticsearchStore:
 
     def create_generation(self) -> Generation:
         """Create a new, empty pair of concrete indices (no alias points at them yet)."""
+        self._check_version()
         gen = generation_names(self.alias, new_stamp())
         created: list[str] = []
         try:
@@ -945,7 +950,8 @@ class ElasticsearchStore:
                 mine = [n for n in mine if n not in live]
             if mine:
                 with self._calls(f"deleting indices {', '.join(mine)}"):
-                    self._slow().options(ignore_status=404).indices.delete(index=mine)
+                    # One missing name must not make the whole request fail (404).
+                    self._slow().indices.delete(index=mine, ignore_unavailable=True)
             return mine
         except StoreError as exc:
             if not quiet:
@@ -997,6 +1003,10 @@ class ElasticsearchStore:
     #: indexing under an explicit id makes a repeat harmless. What is still refused then is
     #: reported per letter, never dropped.
     BULK_RETRY_STATUSES = (429, 503)
+    #: A search answered by only some shards is asked again this many times, after 0.5 s,
+    #: then 1 s (time for a replica to be promoted when a node is lost).
+    shard_retries = 2
+    shard_retry_wait = 0.5
     bulk_retries = 3
     bulk_initial_backoff = 1.0
     bulk_max_backoff = 30.0
@@ -1075,67 +1085,186 @@ class ElasticsearchStore:
                     reason = f"chunk {item.get('_id')}: {self._bulk_failure(item)}"
                     failures.setdefault(letter_id, reason)
 
-        whole = [ld for ld in ready if ld.letter_id not in failures]
-        indexed_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self._write_records(whole, letters_index, indexed_at, failures)
-
-        done = {ld.letter_id: [d["chunk_id"] for d in ld.chunks] for ld in whole}
-        done = {k: v for k, v in done.items() if k not in failures}
-        for group in _batches_by_terms(done):
-            with self._calls(f"deleting stale chunks from {chunks_index}"):
-                resp = self._slow().delete_by_query(
-                    index=chunks_index,
-                    body=build_stale_chunks_query(group),
-                    conflicts="proceed",
-                    refresh=False,
+        # Stale chunks go before the record is written: a record names a letter whose chunks
+        # are exactly its new ones, so a failure here leaves the earlier record (or none) and
+        # the next run tries the letter again.
+        whole = {ld.letter_id: [d["chunk_id"] for d in ld.chunks] for ld in ready}
+        whole = {k: v for k, v in whole.items() if k not in failures}
+        for group in _batches_by_terms(whole):
+            stale = self._ids_of(chunks_index, build_stale_chunks_query(group)["query"])
+            for chunk_id, reason in self._delete_ids(chunks_index, stale).items():
+                letter_id = chunk_id.partition(":")[0]
+                failures.setdefault(
+                    letter_id if letter_id in group else next(iter(group)),
+                    f"stale chunk {chunk_id} not removed: {reason}",
                 )
-            problems = resp.get("failures") or []
-            if problems:
-                reason = f"stale chunks not removed: {_bulk_error(problems[0])}"
-                for letter_id in group:
-                    failures.setdefault(letter_id, reason)
 
-        with self._calls(f"refreshing {chunks_index}, {letters_index}"):
-            self._slow().indices.refresh(index=[chunks_index, letters_index])
+        indexed_at = datetime.now(UTC).isoformat(timespec="seconds")
+        done = [ld for ld in ready if ld.letter_id not in failures]
+        self._write_records(done, letters_index, indexed_at, failures)
+        self._withdraw_new_letters(
+            [ld for ld in ready if ld.letter_id in failures], chunks_index, letters_index
+        )
+
+        if self._target is None:  # a rebuild is refreshed once, when it is finished
+            with self._calls(f"refreshing {chunks_index}, {letters_index}"):
+                self._slow().indices.refresh(index=[chunks_index, letters_index])
         order = list(latest)
         report.failed = [(lid, failures[lid]) for lid in order if lid in failures]
         report.indexed = len(order) - len(report.failed)
         return report
 
+    def _withdraw_new_letters(
+        self, letters: list[LetterDocs], chunks_index: str, letters_index: str
+    ) -> None:
+        """Remove the chunks written for failed letters that have no record (new letters), so
+        no chunk is searchable without its letter; a letter with an earlier record keeps it,
+        and its fingerprint makes the next run try the letter again."""
+        if not letters:
+            return
+        ids = [ld.letter_id for ld in letters]
+        with self._calls(f"reading letter records from {letters_index}"):
+            found = self.client.mget(index=letters_index, ids=ids, source=False)
+        recorded = {d["_id"] for d in found.get("docs", []) if d.get("found")}
+        # By id: the chunks just written are not yet visible to a search.
+        written = [
+            d["chunk_id"] for ld in letters if ld.letter_id not in recorded for d in ld.chunks
+        ]
+        if written:
+            for chunk_id, reason in self._delete_ids(chunks_index, written).items():
+                log.warning("chunk %s of a failed letter not removed: %s", chunk_id, reason)
+
+    def _ids_of(self, index: str, query: dict[str, Any]) -> list[str]:
+        """Every document id in `index` that `query` matches (a scroll: any number)."""
+        from elasticsearch.helpers import scan
+
+        with self._calls(f"listing documents of {index}"):
+            return [
+                hit["_id"]
+                for hit in scan(
+                    self.client,
+                    query={"query": query, "_source": False},
+                    index=index,
+                    size=1000,
+                    scroll="2m",
+                    request_timeout=self.request_timeout,
+                )
+            ]
+
+    def _delete_ids(self, index: str, ids: list[str]) -> dict[str, str]:
+        """Delete documents by id in bulk; return id -> why, for each one not deleted (a
+        document already gone counts as deleted)."""
+        actions = ({"_op_type": "delete", "_index": index, "_id": i} for i in ids)
+        failed: dict[str, str] = {}
+        with self._calls(f"deleting documents from {index}"):
+            for ok, info in self._bulk(actions):
+                item = next(iter(info.values()))
+                if not ok and item.get("status") != 404:
+                    failed[str(item.get("_id"))] = self._bulk_failure(item)
+        return failed
+
     def delete(self, letter_ids: list[str]) -> int:
-        """Remove letters and all their chunks; return how many letter records existed."""
+        """Remove letters and all their chunks; return how many letter records existed.
+
+        Chunks go first: a letter whose chunks could not all be removed keeps its record (and
+        StoreError says why), so it is still listed and can be deleted again.
+        """
         ids = list(dict.fromkeys(letter_ids))
         if not ids:
             return 0
         chunks_index, letters_index = self._write_targets()
-        deleted = 0
         for start in range(0, len(ids), MAX_TERMS):
-            body = build_delete_letters_query(ids[start : start + MAX_TERMS])
-            with self._calls(f"deleting letters from {letters_index}"):
-                resp = self._slow().delete_by_query(
-                    index=letters_index, body=body, conflicts="proceed", refresh=True
+            part = ids[start : start + MAX_TERMS]
+            chunk_ids = self._ids_of(chunks_index, build_delete_letters_query(part)["query"])
+            failed = self._delete_ids(chunks_index, chunk_ids)
+            if failed:
+                chunk_id, reason = next(iter(failed.items()))
+                raise StoreError(
+                    f"Elasticsearch at {self.url} failed deleting {len(failed)} chunks from "
+                    f"{chunks_index} (first: {chunk_id}: {reason}); their letters are kept"
                 )
-            deleted += int(resp.get("deleted", 0))
-            with self._calls(f"deleting chunks from {chunks_index}"):
-                self._slow().delete_by_query(
-                    index=chunks_index, body=body, conflicts="proceed", refresh=True
-                )
-        return deleted
+        with self._calls(f"reading letter records from {letters_index}"):
+            found = self.client.mget(index=letters_index, ids=ids, source=False)
+        existing = [d["_id"] for d in found.get("docs", []) if d.get("found")]
+        failed = self._delete_ids(letters_index, existing)
+        if failed:
+            letter_id, reason = next(iter(failed.items()))
+            raise StoreError(
+                f"Elasticsearch at {self.url} failed deleting the records of {len(failed)} "
+                f"letters from {letters_index} (first: {letter_id}: {reason})"
+            )
+        with self._calls(f"refreshing {chunks_index}, {letters_index}"):
+            self._slow().indices.refresh(index=[chunks_index, letters_index])
+        return len(existing)
 
     # -- reads ---------------------------------------------------------------------------
 
-    def _search(self, index: str, body: dict[str, Any], action: str) -> dict[str, Any] | None:
-        """Run a search; None when the index does not exist (nothing indexed yet)."""
+    def _search(
+        self, index: str, body: dict[str, Any], action: str, scored: bool = False
+    ) -> dict[str, Any] | None:
+        """Run a search; None when the index does not exist (nothing indexed yet).
+
+        An answer missing some shards (a node lost, a copy relocating) is asked again, up to
+        `shard_retries` times, then raises StoreUnavailable: incomplete counts and hits never
+        pass as complete. A `scored` search gathers term statistics from every shard first
+        (`dfs_query_then_fetch`: BM25 scores do not depend on how documents fall into shards;
+        Elasticsearch skips that step on a one-shard index) and asks the same shard copies
+        for the same query (`preference`), so page 2 follows page 1's order.
+        """
         from elasticsearch import NotFoundError
 
-        try:
-            with self._calls(action):
-                return self.client.search(index=index, body=body).body
-        except StoreError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, NotFoundError) and _is_missing_index(cause):
-                return None
-            raise
+        self._check_version()
+        options: dict[str, Any] = {}
+        if scored:
+            options["search_type"] = "dfs_query_then_fetch"
+            options["preference"] = _preference(body)
+        for attempt in range(self.shard_retries + 1):
+            try:
+                with self._calls(action):
+                    resp = self.client.search(index=index, body=body, **options).body
+            except StoreError as exc:
+                cause = exc.__cause__
+                if isinstance(cause, NotFoundError) and _is_missing_index(cause):
+                    return None
+                raise
+            shards = resp.get("_shards") or {}
+            if not shards.get("failed"):
+                return resp
+            if attempt < self.shard_retries:
+                time.sleep(self.shard_retry_wait * (attempt + 1))
+        cause = (shards.get("failures") or [{}])[0].get("reason") or {}
+        reason = ": ".join(str(cause[k]) for k in ("type", "reason") if cause.get(k)) or "?"
+        raise StoreUnavailable(
+            f"Elasticsearch at {self.url} answered {action} from only "
+            f"{shards.get('successful', 0)} of {shards.get('total', '?')} shards "
+            f"(after {self.shard_retries} retries): {reason}"
+        )
+
+    def server_version(self) -> tuple[int, ...]:
+        """Return the oldest version among the cluster's nodes (asked once)."""
+        if self._version is None:
+            with self._calls("reading the node versions"):
+                info = self.client.nodes.info(
+                    node_id="_all", metric="_none", filter_path="nodes.*.version"
+                )
+            versions = [
+                _version_tuple(node.get("version", ""))
+                for node in (
+                    (info.body if hasattr(info, "body") else info).get("nodes") or {}
+                ).values()
+            ]
+            self._version = min(versions) if versions else (0,)
+        return self._version
+
+    def _check_version(self) -> None:
+        """Refuse, in one line, a cluster older than MIN_VERSION (asked once per store)."""
+        version = self.server_version()
+        if version < MIN_VERSION:
+            shown = ".".join(map(str, version))
+            need = ".".join(map(str, MIN_VERSION))
+            raise StoreConfigError(
+                f"Elasticsearch at {self.url} is version {shown}; imr-search needs {need} or newer"
+            )
 
     def fingerprints(self) -> dict[str, tuple[str, str]]:
         """Return letter_id -> (source, fingerprint) for every indexed letter."""
@@ -1211,6 +1340,16 @@ class ElasticsearchStore:
                 return 0
             raise
 
+    def cluster_status(self) -> str:
+        """Return the health of this store's indices: "green", "yellow" (a replica missing) or
+        "red" (a shard with no copy); "green" before anything is indexed."""
+        indices = self._alias_targets(self.alias) + self._alias_targets(self.letters_alias)
+        if not indices:
+            return "green"
+        with self._calls("reading the cluster health"):
+            resp = self.client.options(ignore_status=408).cluster.health(index=indices)
+        return str(resp.get("status", "red"))
+
     def counts(self) -> tuple[int, int]:
         """Return the number of letters and of chunks indexed."""
         return self._count(self.letters_alias), self._count(self.alias)
@@ -1218,9 +1357,10 @@ class ElasticsearchStore:
     def keyword(
         self, query: ParsedQuery | None, filters: Filters, size: int, sort: str = "relevance"
     ) -> tuple[list[ChunkHit], int]:
-        """Return the best `size` chunks by BM25 (or newest first) and the number matching."""
+        """Return the best `size` chunks by BM25 (or newest first) and the number matching
+        (exact up to 10,000, a lower bound beyond)."""
         body = build_keyword_search(query, filters, size, sort)
-        resp = self._search(self.alias, body, "searching")
+        resp = self._search(self.alias, body, "searching", scored=True)
         if resp is None:
             return [], 0
         total = resp["hits"].get("total") or {}
@@ -1246,39 +1386,43 @@ class ElasticsearchStore:
         return [self.knn(vector, filters, k, stored) for vector in vectors]
 
     def highlight(self, query: ParsedQuery, hits: list[ChunkHit]) -> dict[str, list[str]]:
-        """Return chunk_id -> highlighted fragments (HTML) of the query's words."""
-        if not hits or not _has_words(query):
+        """Return chunk_id -> highlighted fragments (HTML) of the query's words (`snippets`)."""
+        if not hits or not query.positive:
             return {}
-        out: dict[str, list[str]] = {}
-        ids = list(dict.fromkeys(h.chunk_id for h in hits))
-        for start in range(0, len(ids), LETTER_CHUNKS_SIZE):
-            body = build_highlight_search(query, ids[start : start + LETTER_CHUNKS_SIZE])
-            resp = self._search(self.alias, body, "highlighting")
-            if resp is None:
-                return {}
-            for raw in resp["hits"]["hits"]:
-                hit = _hit(raw)
-                if hit.highlights:
-                    out[raw["_id"]] = hit.highlights
-        return out
+        self.complete(hits)
+        return highlight_texts(
+            query, [(h.chunk_id, h.doc.get("text") or "") for h in hits if "text" in h.doc]
+        )
 
     def facet_counts(
         self, query: ParsedQuery | None, filters: Filters, facets: list[str]
     ) -> dict[str, dict[str, int]]:
         """Count, for each value of each facet, the letters with a matching chunk that has it."""
-        if not facets:
-            return {}
-        resp = self._search(self.alias, build_facet_aggs(query, filters, facets), "counting")
         out: dict[str, dict[str, int]] = {name: {} for name in facets}
-        if resp is None:
-            return out
-        aggs = resp.get("aggregations") or {}
-        for name in facets:
-            for bucket in (aggs.get(name) or {}).get("buckets", []):
-                count = int(bucket["letters"]["value"])
-                if count:
-                    out[name][str(bucket.get("key_as_string", bucket["key"]))] = count
-        return out
+        after: dict[str, dict[str, Any]] = {}
+        pending = list(facets)
+        while pending:
+            body = build_facet_aggs(query, filters, pending, after)
+            resp = self._search(self.alias, body, "counting")
+            if resp is None:
+                return out
+            aggs = resp.get("aggregations") or {}
+            for name in list(pending):
+                agg = aggs.get(name) or {}
+                buckets = agg.get("buckets", [])
+                for bucket in buckets:
+                    count = int(bucket["letters"]["value"])
+                    if count:
+                        out[name][str(bucket["key"][name])] = count
+                if len(buckets) < COMPOSITE_PAGE or not agg.get("after_key"):
+                    pending.remove(name)
+                else:
+                    after[name] = agg["after_key"]
+        # Most letters first, then by value, as the embedded store orders them.
+        return {
+            name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            for name, counts in out.items()
+        }
 
     def count_letters(self, query: ParsedQuery | None, filters: Filters) -> int:
         """Return the number of letters with at least one matching chunk."""
@@ -1291,16 +1435,19 @@ class ElasticsearchStore:
         self, query: ParsedQuery | None, filters: Filters, by: str
     ) -> dict[str, dict[str, int]]:
         """Count items per value of `by` and per decision ("upheld"/"overturned")."""
-        resp = self._search(self.alias, build_stats_aggs(query, filters, by), "counting")
-        if resp is None:
-            return {}
         out: dict[str, dict[str, int]] = {}
-        for bucket in resp["aggregations"]["by"]["buckets"]:
-            counts = {"upheld": 0, "overturned": 0}
-            for sub in bucket["decision"]["buckets"]:
-                counts[str(sub["key"])] = int(sub["doc_count"])
-            out[str(bucket.get("key_as_string", bucket["key"]))] = counts
-        return out
+        after = None
+        while True:
+            resp = self._search(self.alias, build_stats_aggs(query, filters, by, after), "counting")
+            if resp is None:
+                return out
+            agg = resp["aggregations"]["by"]
+            for bucket in agg["buckets"]:
+                counts = out.setdefault(str(bucket["key"]["by"]), {"upheld": 0, "overturned": 0})
+                counts[str(bucket["key"]["decision"])] = int(bucket["doc_count"])
+            after = agg.get("after_key")
+            if len(agg["buckets"]) < COMPOSITE_PAGE or not after:
+                return out
 
     def letter(self, letter_id: str) -> dict[str, Any] | None:
         """Return a letter's record, texts, source, fingerprint and file hash, or None."""
@@ -1319,11 +1466,27 @@ class ElasticsearchStore:
         return {name: src.get(name) for name in LETTER_FIELDS}
 
     def complete(self, hits: list[ChunkHit]) -> None:
-        """Nothing to do: Elasticsearch returns each hit's whole document with it."""
+        """Read the whole documents of hits that hold only their ranking fields."""
+        partial = [h for h in hits if isinstance(h.doc, PartialDoc)]
+        if not partial:
+            return
+        ids = list(dict.fromkeys(h.chunk_id for h in partial))
+        docs: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), MAX_WINDOW):
+            body = build_docs_search(ids[start : start + MAX_WINDOW])
+            resp = self._search(self.alias, body, "reading the chunks shown")
+            for raw in (resp or {}).get("hits", {}).get("hits", []):
+                docs[raw["_id"]] = dict(raw.get("_source") or {})
+        for h in partial:
+            # Deleted since it was ranked: what is known, with no other field, beats an error.
+            h.doc = docs.get(h.chunk_id) or dict(h.doc)
 
     def letter_chunks(self, letter_id: str, embeddings: bool = True) -> list[dict[str, Any]]:
         """Return a letter's chunk documents in order, each with its `embedding` list if asked."""
-        body = build_letter_chunks_search(letter_id, embeddings)
+        # `exclude_vectors` came in 9.2; 9.1 returns vectors in `_source` anyway.
+        body = build_letter_chunks_search(
+            letter_id, embeddings, exclude_vectors=self.server_version() >= (9, 2)
+        )
         resp = self._search(self.alias, body, f"reading chunks of {letter_id}")
         if resp is None:
             return []
@@ -1368,6 +1531,18 @@ def _api_reason(exc: Any) -> str:
         if error:
             return str(error)
     return str(getattr(exc, "message", exc))
+
+
+def _preference(body: dict[str, Any]) -> str:
+    """A preference string of the query: the same query goes to the same shard copies."""
+    text = json.dumps(body.get("query"), sort_keys=True, default=str)
+    return "q" + hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    """(9, 2, 4) from "9.2.4" or "9.2.4-SNAPSHOT"; (0,) when unreadable."""
+    numbers = re.findall(r"\d+", text.split("-")[0])
+    return tuple(int(n) for n in numbers[:3]) or (0,)
 
 
 def _is_missing_index(exc: Any) -> bool:
