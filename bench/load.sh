@@ -11,6 +11,10 @@
 # API, letter pages (each with the similar cases htmx loads after it) and statistics. It prints
 # requests/s, p50/p95/p99 latency and errors, and the CPU time the server's processes spent per
 # request (a steadier figure than requests/s on a machine whose speed drifts).
+# BACKEND=elasticsearch serves the same letters from Elasticsearch instead (ELASTICSEARCH_URL, and
+# IMR_SEARCH_ES_INDEX for the alias, e.g. the index bench/side_by_side.py --keep loaded from
+# DATA_DIR, which still supplies the letter ids of the URLs); THREADS then defaults to 8, serve's
+# default on Elasticsearch.
 # Needs wrk (Debian: apt-get install wrk).
 set -euo pipefail
 DATA_DIR=${1:?usage: bench/load.sh DATA_DIR [SECONDS] [PORT]}
@@ -28,8 +32,15 @@ echo "$(wc -l < "$URLS") distinct URLs"
 
 cd "$HERE/.."
 WORKERS=${WORKERS:-$(getconf _NPROCESSORS_ONLN)}
-THREADS=${THREADS:-2}  # the embedded store's default; 1 answers the most requests here (BENCHMARKS.md)
-"$PY" -m indexer.cli --data-dir "$DATA_DIR" serve --production --no-samples --port "$PORT" \
+BACKEND=${BACKEND:-embedded}
+case $BACKEND in
+  embedded) THREADS=${THREADS:-2} ;;  # the embedded store's default; 1 answers the most requests here (BENCHMARKS.md)
+  elasticsearch)
+    THREADS=${THREADS:-8}  # serve's default on Elasticsearch, whose requests wait on the network
+    [ -n "${ELASTICSEARCH_URL:-}" ] || { echo "BACKEND=elasticsearch needs ELASTICSEARCH_URL" >&2; exit 2; } ;;
+  *) echo "BACKEND must be embedded or elasticsearch, not '$BACKEND'" >&2; exit 2 ;;
+esac
+"$PY" -m indexer.cli --backend "$BACKEND" --data-dir "$DATA_DIR" serve --production --no-samples --port "$PORT" \
   --threads "$THREADS" --workers "$WORKERS" > /tmp/imr-load-server.log 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
@@ -49,7 +60,7 @@ done
 
 # The interpreter's build matters here (BENCHMARKS.md, "The interpreter": about 13% of the CPU).
 "$PY" -c "import platform, os, sys; print(f'machine: {os.cpu_count()} cores, Python {platform.python_version()} ({os.path.realpath(sys.base_prefix)}, {platform.python_build()[1]})')"
-echo "server: $WORKERS processes of $THREADS threads"
+echo "server: $BACKEND back end, $WORKERS processes of $THREADS threads"
 # CPU time (user + system, in clock ticks) of the server and every process under it.
 server_ticks() {
   local total=0 pids=$SERVER next pid

@@ -126,17 +126,25 @@ def _prune_stores(data_dir: Path, keep: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build_service(letters_dir: Path, data_dir: Path, embedder):
+def build_service(letters_dir: Path, data_dir: Path, embedder, backend: str = "embedded"):
     """Index the letters (incrementally, into a store keyed by code and letters) and return the
-    search service with the indexing summary and the files that failed."""
+    search service with the indexing summary and the files that failed.
+
+    On Elasticsearch (ELASTICSEARCH_URL) the store is an alias named after the same key."""
     from indexer.pipeline import index_letters, read_letters
     from indexer.stores.embedded import EmbeddedStore
 
-    store_dir = data_dir / f"store-{_index_key(letters_dir)}"
-    store_dir.mkdir(parents=True, exist_ok=True)
-    (store_dir / _STORE_MARKER).write_text("made by bench/relevance.py; safe to delete\n")
-    _prune_stores(data_dir, store_dir)
-    store = EmbeddedStore(store_dir, dims=embedder.dims)
+    key = _index_key(letters_dir)
+    if backend == "elasticsearch":
+        from indexer.stores.elasticsearch import ElasticsearchStore
+
+        store = ElasticsearchStore.from_env(index=f"imr-bench-{key}")
+    else:
+        store_dir = data_dir / f"store-{key}"
+        store_dir.mkdir(parents=True, exist_ok=True)
+        (store_dir / _STORE_MARKER).write_text("made by bench/relevance.py; safe to delete\n")
+        _prune_stores(data_dir, store_dir)
+        store = EmbeddedStore(store_dir, dims=embedder.dims)
     failures: list[tuple[str, str]] = []
     letters = read_letters([str(letters_dir)], lambda src, why: failures.append((src, why)))
     summary = index_letters(letters, store, embedder)
@@ -242,6 +250,7 @@ SETS = {
     "dev": (DEFAULT_QUERIES, DEFAULT_LETTERS),
     "tune": (ROOT / "bench" / "judged" / "tune.json", ROOT / "samples" / "letters"),
     "heldout": (ROOT / "bench" / "judged" / "heldout.json", ROOT / "samples" / "letters"),
+    "heldout2": (ROOT / "bench" / "judged" / "heldout2.json", ROOT / "samples" / "letters"),
 }
 
 
@@ -316,7 +325,7 @@ def run_set(
 
     queries = json.loads(queries_path.read_text())
     t0 = time.perf_counter()
-    service, summary, failures = build_service(letters, args.data_dir, embedder)
+    service, summary, failures = build_service(letters, args.data_dir, embedder, args.backend)
     letters_indexed, chunks_indexed = service.store.counts()
     t_index = time.perf_counter() - t0
     reference = ReferenceIndex(letters, embedder, idf=args.bm25_idf)
@@ -398,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("lucene", "okapi"),
         default="lucene",
         help="the reference BM25's idf: Lucene's log(1+...) or rank_bm25's BM25Okapi",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("embedded", "elasticsearch"),
+        default="embedded",
+        help="the store to search (elasticsearch: the server at ELASTICSEARCH_URL)",
     )
     args = parser.parse_args(argv)
 
