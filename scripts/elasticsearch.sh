@@ -73,6 +73,7 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # ---------------------------------------------------------------------------------------------
 # Options
 
+ALL_ARGS=("$@")
 COMMAND=${1:-help}
 [ $# -gt 0 ] && shift
 NODE_ARG=""
@@ -338,6 +339,18 @@ show_log() {
     echo "--- last 30 lines of $log" >&2
     tail -n 30 "$log" >&2
   fi
+}
+
+# Whether one of nodes K... failed because its port was taken (by a start running beside it).
+bind_failed() {
+  local k dir
+  for k in "$@"; do
+    dir=$(node_dir "$k") || continue
+    if grep -qs "Address already in use" "$dir"/logs/*.log "$dir/logs/launcher.out"; then
+      return 0
+    fi
+  done
+  return 1
 }
 
 # Launches node K in the background (in its own session); LAUNCHER[K] is the launcher's pid.
@@ -619,8 +632,14 @@ cmd_start() {
   say "starting Elasticsearch $VERSION: $nodes node(s), HTTP ${http[*]}, transport ${transport[*]}, heap $HEAP each, Java $JAVA_DIR$as_user${external:+, node folders in $external}"
   for k in "${all[@]}"; do launch_node "$k"; done
   if ! wait_health "${http[1]}" "$nodes" "${all[@]}"; then
-    show_log "$FAILED_NODE"
     stop_nodes "${all[@]}"
+    # Another start took a port between our choice and the node's bind: choose again, twice.
+    local attempt=${IMR_SEARCH_ES_ATTEMPT:-1}
+    if [ "$attempt" -lt 3 ] && bind_failed "${all[@]}"; then
+      say "a port was taken meanwhile; choosing ports again"
+      IMR_SEARCH_ES_ATTEMPT=$((attempt + 1)) exec bash "$0" "${ALL_ARGS[@]}"
+    fi
+    show_log "$FAILED_NODE"
     exit 1
   fi
   url_of 1 >"$RUN_DIR/url"
