@@ -126,6 +126,14 @@ def test_facets_and_statistics_count_every_value(store):
     assert len(stats) == 600
     assert stats["drug000"] == {"upheld": 0, "overturned": 1}
     assert stats["drug599"] == {"upheld": 1, "overturned": 0}
+    # A facet with more values than one terms aggregation holds is counted page by page, to
+    # the same numbers.
+    import indexer.stores.elasticsearch as es_module
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(es_module, "FACET_VALUES", 100)
+        patch.setattr(es_module, "COMPOSITE_PAGE", 250)
+        assert store.facet_counts(None, Filters(), ["treatment_name", "decision_month"]) == facets
     # A value outside any top 200 still counts when it is the one selected.
     only = Filters(terms=(("treatment_name", ("drug598",)),))
     assert store.facet_counts(None, only, ["treatment_name"]) == {"treatment_name": {"drug598": 1}}

@@ -49,6 +49,7 @@ from indexer.stores.elasticsearch import (
     build_docs_search,
     build_exclusion_clauses,
     build_facet_aggs,
+    build_facet_pages,
     build_filter_clauses,
     build_fingerprints_search,
     build_index_body,
@@ -458,9 +459,32 @@ def test_knn_candidates_and_bad_input():
 LETTERS = {"letters": {"cardinality": {"field": "letter_id", "precision_threshold": 40000}}}
 
 
-def test_facet_aggs_count_letters_of_every_value_page_by_page():
+def test_facet_aggs_count_letters_of_every_value_in_one_terms_aggregation():
     filters = Filters(terms=(("decision", ("upheld",)),))
     assert build_facet_aggs(parse_query("diazepam"), filters, ["treatment_name", "licensure"]) == {
+        "size": 0,
+        "query": {
+            "bool": {"must": [{"bool": {"should": [sqs(DIAZEPAM)]}}],
+                     "filter": [{"terms": {"decision": ["upheld"]}}]}
+        },
+        "aggregations": {
+            "treatment_name": {
+                "terms": {"field": "treatment_name", "size": 5000, "order": {"_key": "asc"}},
+                "aggregations": LETTERS,
+            },
+            "licensure": {
+                "terms": {"field": "licensure", "size": 5000, "order": {"_key": "asc"}},
+                "aggregations": LETTERS,
+            },
+        },
+    }  # fmt: skip
+    with pytest.raises(ValueError):
+        build_facet_aggs(None, Filters(), ["text"])
+
+
+def test_facet_pages_count_letters_of_every_value_page_by_page():
+    filters = Filters(terms=(("decision", ("upheld",)),))
+    assert build_facet_pages(parse_query("diazepam"), filters, ["treatment_name", "licensure"]) == {
         "size": 0,
         "query": {
             "bool": {"must": [{"bool": {"should": [sqs(DIAZEPAM)]}}],
@@ -495,7 +519,7 @@ def test_facet_aggs_count_letters_of_every_value_page_by_page():
 
 def test_facet_aggs_of_a_next_page_start_after_the_last_key():
     after = {"treatment_name": {"treatment_name": "zolpidem"}, "licensure": {}}
-    assert build_facet_aggs(None, Filters(), ["treatment_name", "licensure"], after) == {
+    assert build_facet_pages(None, Filters(), ["treatment_name", "licensure"], after) == {
         "size": 0,
         "query": {"bool": {"must": [{"match_all": {}}]}},
         "aggregations": {
@@ -517,7 +541,7 @@ def test_facet_aggs_of_a_next_page_start_after_the_last_key():
         },
     }
     with pytest.raises(ValueError):
-        build_facet_aggs(None, Filters(), ["text"])
+        build_facet_pages(None, Filters(), ["text"])
 
 
 def test_count_letters_body():
@@ -976,7 +1000,7 @@ def test_aggregation_bodies_validate(query):
     after = {name: {name: "x"} for name in names}
     for filters in FILTERS:
         es_openapi.validate_body(*SEARCH, build_facet_aggs(query, filters, names))
-        es_openapi.validate_body(*SEARCH, build_facet_aggs(query, filters, names, after))
+        es_openapi.validate_body(*SEARCH, build_facet_pages(query, filters, names, after))
         es_openapi.validate_body(*SEARCH, build_count_letters(query, filters))
         for facet in names:
             es_openapi.validate_body(
@@ -1065,7 +1089,7 @@ def test_a_misspelt_body_fails_validation():
     body["knn"]["num_candidate"] = body["knn"].pop("num_candidates")
     with pytest.raises(AssertionError, match="num_candidate"):
         es_openapi.validate_body(*SEARCH, body)
-    body = build_facet_aggs(None, Filters(), ["decision"], {"decision": {"decision": "x"}})
+    body = build_facet_pages(None, Filters(), ["decision"], {"decision": {"decision": "x"}})
     body["aggregations"]["decision"]["composite"]["afterkey"] = {"decision": "x"}
     with pytest.raises(AssertionError, match="afterkey"):
         es_openapi.validate_body(*SEARCH, body)
