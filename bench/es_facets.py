@@ -56,8 +56,11 @@ def cmd_load(args: argparse.Namespace) -> None:
     es = ElasticsearchStore(args.es_url, ALIAS, request_timeout=600)
     t = time.perf_counter()
     fig = load_es(es, embedded, "off", 16)
-    print(f"loaded {fig['chunks']} chunks of {fig['letters']} letters in "
-          f"{time.perf_counter() - t:.0f} s", flush=True)
+    print(
+        f"loaded {fig['chunks']} chunks of {fig['letters']} letters in "
+        f"{time.perf_counter() - t:.0f} s",
+        flush=True,
+    )
 
 
 class EagerStore(ElasticsearchStore):
@@ -76,8 +79,9 @@ def cmd_eager(args: argparse.Namespace) -> None:
     es = EagerStore(args.es_url, EAGER, request_timeout=600)
     t = time.perf_counter()
     fig = load_es(es, embedded, "off", 16)
-    print(f"loaded {fig['chunks']} chunks into {EAGER} in {time.perf_counter() - t:.0f} s",
-          flush=True)
+    print(
+        f"loaded {fig['chunks']} chunks into {EAGER} in {time.perf_counter() - t:.0f} s", flush=True
+    )
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
@@ -135,7 +139,10 @@ class Composite(Shape):
         self.name = f"composite+cardinality(pt {pt}{', ' + hint if hint else ''})"
 
     def agg(self, facet: str, after: dict | None = None) -> dict[str, Any]:
-        comp: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": [{facet: {"terms": {"field": facet}}}]}
+        comp: dict[str, Any] = {
+            "size": COMPOSITE_PAGE,
+            "sources": [{facet: {"terms": {"field": facet}}}],
+        }
         if after:
             comp["after"] = after
         return {"composite": comp, "aggregations": {"letters": card(self.pt, self.hint)}}
@@ -145,11 +152,23 @@ class Composite(Shape):
 
 
 class Terms(Shape):
-    def __init__(self, pt: int = PRECISION_THRESHOLD, hint: str | None = None,
-                 terms_hint: str | None = None, order_key: bool = True) -> None:
+    def __init__(
+        self,
+        pt: int = PRECISION_THRESHOLD,
+        hint: str | None = None,
+        terms_hint: str | None = None,
+        order_key: bool = True,
+    ) -> None:
         self.pt, self.hint, self.terms_hint, self.order_key = pt, hint, terms_hint, order_key
-        extra = [x for x in (hint and f"card {hint}", terms_hint and f"terms {terms_hint}",
-                             not order_key and "by count") if x]
+        extra = [
+            x
+            for x in (
+                hint and f"card {hint}",
+                terms_hint and f"terms {terms_hint}",
+                not order_key and "by count",
+            )
+            if x
+        ]
         self.name = f"terms+cardinality(pt {pt}{', ' if extra else ''}{', '.join(extra)})"
 
     def agg(self, facet: str) -> dict[str, Any]:
@@ -172,8 +191,9 @@ class TermsLetters(Shape):
 
     def __init__(self, ship_ids: bool = False) -> None:
         self.ship_ids = ship_ids
-        self.name = "terms > terms(letter_id) " + ("(ids shipped, counted here)" if ship_ids
-                                                    else "+ stats_bucket count")
+        self.name = "terms > terms(letter_id) " + (
+            "(ids shipped, counted here)" if ship_ids else "+ stats_bucket count"
+        )
         if not ship_ids:
             self.filter_path = "aggregations.*.buckets.key,aggregations.*.buckets.n.count,aggregations.*.sum_other_doc_count"
 
@@ -181,8 +201,10 @@ class TermsLetters(Shape):
         sub: dict[str, Any] = {"ids": {"terms": {"field": "letter_id", "size": 65000}}}
         if not self.ship_ids:
             sub["n"] = {"stats_bucket": {"buckets_path": "ids>_count"}}
-        return {"terms": {"field": facet, "size": TERMS_SIZE, "order": {"_key": "asc"}},
-                "aggregations": sub}
+        return {
+            "terms": {"field": facet, "size": TERMS_SIZE, "order": {"_key": "asc"}},
+            "aggregations": sub,
+        }
 
     def read(self, facet: str, agg: dict[str, Any]) -> dict[str, int]:
         if agg.get("sum_other_doc_count"):
@@ -199,15 +221,17 @@ def search(client: Any, index: str, body: dict[str, Any], filter_path: str | Non
     return client.search(index=index, body=body, **opts).body
 
 
-def count_group(client: Any, index: str, shape: Shape, query: dict[str, Any],
-                facets: list[str]) -> dict[str, dict[str, int]]:
+def count_group(
+    client: Any, index: str, shape: Shape, query: dict[str, Any], facets: list[str]
+) -> dict[str, dict[str, int]]:
     """One request for all of `facets` (more pages for a paged shape that needs them)."""
     out: dict[str, dict[str, int]] = {f: {} for f in facets}
     pending, after = list(facets), {}
     while pending:
         aggs = {f: (shape.agg(f, after.get(f)) if shape.paged else shape.agg(f)) for f in pending}
-        resp = search(client, index, {"size": 0, "query": query, "aggregations": aggs},
-                      shape.filter_path)
+        resp = search(
+            client, index, {"size": 0, "query": query, "aggregations": aggs}, shape.filter_path
+        )
         got = resp.get("aggregations") or {}
         for f in list(pending):
             agg = got.get(f) or {"buckets": []}
@@ -222,8 +246,9 @@ def count_group(client: Any, index: str, shape: Shape, query: dict[str, Any],
 POOL = ThreadPoolExecutor(16)
 
 
-def count(client: Any, index: str, shape: Shape, query: dict[str, Any], mode: str
-          ) -> dict[str, dict[str, int]]:
+def count(
+    client: Any, index: str, shape: Shape, query: dict[str, Any], mode: str
+) -> dict[str, dict[str, int]]:
     """`mode`: service (13 facets, then decision_month), one (all 14 in one request),
     per-facet (14 requests one after the other), parallel-N (14 requests, N at a time)."""
     if mode == "service":
@@ -236,8 +261,9 @@ def count(client: Any, index: str, shape: Shape, query: dict[str, Any], mode: st
         width = int(mode.split("-")[1])
         out: dict[str, dict[str, int]] = {}
         for start in range(0, len(groups), width):
-            for part in POOL.map(lambda g: count_group(client, index, shape, query, g),
-                                 groups[start:start + width]):
+            for part in POOL.map(
+                lambda g: count_group(client, index, shape, query, g), groups[start : start + width]
+            ):
                 out.update(part)
         return out
     out = {}
@@ -246,18 +272,23 @@ def count(client: Any, index: str, shape: Shape, query: dict[str, Any], mode: st
     return out
 
 
-def esql_count(client: Any, index: str, query: dict[str, Any], mode: str,
-               exact: bool = True) -> dict[str, dict[str, int]]:
+def esql_count(
+    client: Any, index: str, query: dict[str, Any], mode: str, exact: bool = True
+) -> dict[str, dict[str, int]]:
     """ES|QL, the chunk query given as the request's Query DSL `filter`; exact: distinct
     (value, letter) pairs, then pairs per value. One request per facet."""
 
     def one(f: str) -> dict[str, int]:
         if exact:
-            q = (f"FROM {index} | STATS BY {f}, letter_id | STATS n = COUNT(*) BY {f} "
-                 f"| WHERE {f} IS NOT NULL | LIMIT {TERMS_SIZE}")
+            q = (
+                f"FROM {index} | STATS BY {f}, letter_id | STATS n = COUNT(*) BY {f} "
+                f"| WHERE {f} IS NOT NULL | LIMIT {TERMS_SIZE}"
+            )
         else:
-            q = (f"FROM {index} | STATS n = COUNT_DISTINCT(letter_id, {PRECISION_THRESHOLD}) "
-                 f"BY {f} | WHERE {f} IS NOT NULL | LIMIT {TERMS_SIZE}")
+            q = (
+                f"FROM {index} | STATS n = COUNT_DISTINCT(letter_id, {PRECISION_THRESHOLD}) "
+                f"BY {f} | WHERE {f} IS NOT NULL | LIMIT {TERMS_SIZE}"
+            )
         resp = client.esql.query(query=q, filter=query).body
         cols = [c["name"] for c in resp["columns"]]
         i, j = cols.index(f), cols.index("n")
@@ -291,7 +322,9 @@ def run(args: argparse.Namespace) -> None:
     print(f"indices (segments): {segs}", flush=True)
     for idx in indices.values():
         client.indices.put_settings(index=idx, settings={"index.requests.cache.enable": False})
-    dsl = {name: build_query(parse_query(q) if q else None, Filters()) for name, q in QUERIES.items()}
+    dsl = {
+        name: build_query(parse_query(q) if q else None, Filters()) for name, q in QUERIES.items()
+    }
     parsed = {name: (parse_query(q) if q else None) for name, q in QUERIES.items()}
 
     # Reference: ES's exact counts (terms > terms(letter_id), ids shipped and counted here).
@@ -301,8 +334,9 @@ def run(args: argparse.Namespace) -> None:
         n_values = {f: len(exact[qn][f]) for f in FACETS}
         letters = es.count_letters(parsed[qn], Filters())
         chunks = client.count(index=main_index, query=dsl[qn]).body["count"]
-        print(f"{qn}: {chunks} chunks of {letters} letters; values per facet {n_values}",
-              flush=True)
+        print(
+            f"{qn}: {chunks} chunks of {letters} letters; values per facet {n_values}", flush=True
+        )
 
     stores = {}
 
@@ -317,6 +351,7 @@ def run(args: argparse.Namespace) -> None:
             out = store.facet_counts(parsed[qn], Filters(), FACETS[:-1])
             out.update(store.facet_counts(parsed[qn], Filters(), FACETS[-1:]))
             return out
+
         return fn
 
     embedded = EmbeddedStore(args.data_dir)
@@ -351,32 +386,42 @@ def run(args: argparse.Namespace) -> None:
         "(d) terms+card pt 40000, per facet sequential": es_shape(Terms(), "per-facet"),
         "(d) terms+card pt 40000, per facet parallel 4": es_shape(Terms(), "parallel-4"),
         "(e) composite pt 40000, card global_ordinals, one": es_shape(
-            Composite(hint="global_ordinals"), "one"),
+            Composite(hint="global_ordinals"), "one"
+        ),
     }
     for hint in ("direct", "global_ordinals", "segment_ordinals", "save_time_heuristic"):
         cases[f"(e) terms+card pt 40000, card {hint}, one"] = es_shape(Terms(hint=hint), "one")
     cases["(e) terms map + card pt 40000, one"] = es_shape(Terms(terms_hint="map"), "one")
     cases["(e) eager_global_ordinals copy: current x2"] = service_a(EAGER)
     cases["(e) eager_global_ordinals copy: terms+card pt 40000, one"] = es_shape(
-        Terms(), "one", EAGER)
-    cases.update({
-        "(f) terms>terms(letter_id)+stats_bucket, parallel 4": es_shape(
-            TermsLetters(), "parallel-4"),
-        "(f) terms>terms(letter_id), ids shipped, parallel 4": es_shape(
-            TermsLetters(True), "parallel-4"),
-        "floor: the query alone (size 0, no aggregations)": query_only,
-        "embedded store facet_counts x2": emb,
-    })
+        Terms(), "one", EAGER
+    )
+    cases.update(
+        {
+            "(f) terms>terms(letter_id)+stats_bucket, parallel 4": es_shape(
+                TermsLetters(), "parallel-4"
+            ),
+            "(f) terms>terms(letter_id), ids shipped, parallel 4": es_shape(
+                TermsLetters(True), "parallel-4"
+            ),
+            "floor: the query alone (size 0, no aggregations)": query_only,
+            "embedded store facet_counts x2": emb,
+        }
+    )
     if args.esql:  # not in the test distribution (no x-pack): 405 on /_query
         cases["(f) ES|QL exact (STATS BY f, letter_id | STATS COUNT BY f), parallel"] = esql(
-            "parallel")
+            "parallel"
+        )
         cases["(f) ES|QL COUNT_DISTINCT(letter_id, 40000), per facet"] = esql("per-facet", False)
     if args.only:
         cases = {k: v for k, v in cases.items() if any(o in k for o in args.only.split("|"))}
 
     # answers and errors (first run doubles as a warm-up)
-    ref_a = {qn: cases[next(iter(cases))](qn) for qn in QUERIES} if not args.only else {
-        qn: service_a(main_index)(qn) for qn in QUERIES}
+    ref_a = (
+        {qn: cases[next(iter(cases))](qn) for qn in QUERIES}
+        if not args.only
+        else {qn: service_a(main_index)(qn) for qn in QUERIES}
+    )
     errors: dict[str, tuple] = {}
     for name, fn in cases.items():
         try:
@@ -399,17 +444,21 @@ def run(args: argparse.Namespace) -> None:
                 t = time.perf_counter()
                 cases[name](qn)
                 times.setdefault((name, qn), []).append((time.perf_counter() - t) * 1000)
-    head = "| shape | " + " | ".join(f"{q} p50 ms" for q in QUERIES) + \
-        " | max abs err vs (a) | max abs err vs exact | max rel err vs exact |"
+    head = (
+        "| shape | "
+        + " | ".join(f"{q} p50 ms" for q in QUERIES)
+        + " | max abs err vs (a) | max abs err vs exact | max rel err vs exact |"
+    )
     print("\n" + head)
     print("|" + "---|" * (head.count("|") - 1))
     for name in ok:
         ea, ex, rel = errors[name]
         cells = " | ".join(f"{statistics.median(times[(name, q)]):.1f}" for q in QUERIES)
         print(f"| {name} | {cells} | {ea} | {ex} | {rel:.2%} |", flush=True)
-    print(f"\n(median of {args.runs} runs, shapes interleaved; request cache off; wall time "
-          "in this process: HTTP, JSON and reading the answer included)")
-
+    print(
+        f"\n(median of {args.runs} runs, shapes interleaved; request cache off; wall time "
+        "in this process: HTTP, JSON and reading the answer included)"
+    )
 
 
 def main() -> None:
@@ -420,7 +469,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=25)
     parser.add_argument("--segments", type=int, default=5)
     parser.add_argument("--esql", action="store_true", help="also time ES|QL (needs x-pack)")
-    parser.add_argument("--only", default="", help="cases whose name holds one of these (|-separated)")
+    parser.add_argument(
+        "--only", default="", help="cases whose name holds one of these (|-separated)"
+    )
     args = parser.parse_args()
     {"load": cmd_load, "eager": cmd_eager, "merge": cmd_merge, "run": run}[args.step](args)
 
