@@ -195,7 +195,10 @@ class TermsLetters(Shape):
             "(ids shipped, counted here)" if ship_ids else "+ stats_bucket count"
         )
         if not ship_ids:
-            self.filter_path = "aggregations.*.buckets.key,aggregations.*.buckets.n.count,aggregations.*.sum_other_doc_count"
+            self.filter_path = (
+                "aggregations.*.buckets.key,aggregations.*.buckets.n.count,"
+                "aggregations.*.sum_other_doc_count"
+            )
 
     def agg(self, facet: str) -> dict[str, Any]:
         sub: dict[str, Any] = {"ids": {"terms": {"field": "letter_id", "size": 65000}}}
