@@ -109,7 +109,7 @@ def _writing(ctx: click.Context, *, for_rebuild: bool = False) -> Iterator[Store
 
 def _es_locked(store: Any) -> Iterator[Any]:
     """Yield the Elasticsearch store with its writer lock held (a lock document)."""
-    from .stores.es_lock import ElasticsearchWriterBusy
+    from .stores.elasticsearch.lock import ElasticsearchWriterBusy
 
     try:
         lock = store.writer_lock(lock_timeout())

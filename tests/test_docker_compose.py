@@ -25,7 +25,7 @@ import yaml
 
 from indexer.cli import main
 from indexer.stores.elasticsearch import ElasticsearchStore, generation_names, new_stamp
-from indexer.stores.es_lock import lock_index
+from indexer.stores.elasticsearch.lock import lock_index
 
 from .conftest import ROOT, SEEDS, run_cli
 

@@ -128,11 +128,11 @@ def test_facets_and_statistics_count_every_value(store):
     assert stats["drug599"] == {"upheld": 1, "overturned": 0}
     # A facet with more values than one terms aggregation holds is counted page by page, to
     # the same numbers.
-    import indexer.stores.elasticsearch as es_module
+    import indexer.stores.elasticsearch.requests as es_requests
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(es_module, "FACET_VALUES", 100)
-        patch.setattr(es_module, "COMPOSITE_PAGE", 250)
+        patch.setattr(es_requests, "FACET_VALUES", 100)
+        patch.setattr(es_requests, "COMPOSITE_PAGE", 250)
         assert store.facet_counts(None, Filters(), ["treatment_name", "decision_month"]) == facets
     # A value outside any top 200 still counts when it is the one selected.
     only = Filters(terms=(("treatment_name", ("drug598",)),))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from indexer.stores.es_lock import ElasticsearchWriterBusy, lock_index
+from indexer.stores.elasticsearch.lock import ElasticsearchWriterBusy, lock_index
 
 from .conftest import ES_URL, elasticsearch_store
 

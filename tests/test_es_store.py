@@ -1,7 +1,7 @@
 """The Elasticsearch store.
 
 1. every request body is built by a pure function, compared here with literal bodies, and so is
-   the text analysis done for Elasticsearch (`es_text`) and the highlighting (`snippets`);
+   the text analysis done for Elasticsearch (`elasticsearch/text.py`) and the highlighting (`snippets`);
 2. every body the store can send is validated strictly against Elastic's OpenAPI document
    (`es_openapi`), including the bulk lines built from real sample letters;
 3. faults a real server cannot produce on demand (a refusal through every retry, a failed alias
@@ -67,7 +67,7 @@ from indexer.stores.elasticsearch import (
     num_candidates,
     redact_url,
 )
-from indexer.stores.es_text import analysed_fields, clause_syntax, simple_query
+from indexer.stores.elasticsearch.text import analysed_fields, clause_syntax, simple_query
 from indexer.stores.snippets import highlight_texts
 
 from . import es_openapi

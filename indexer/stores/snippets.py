@@ -1,8 +1,9 @@
 """Highlighted fragments of a chunk's text, found by the same analysis the search matched with.
 
-Elasticsearch indexes text analysed here (see `es_text`), so its own highlighter, which works
-on the indexed field, would mark the analysed terms instead of the letter's words; this module
-marks the original words whose analysed form is one of the query's terms.
+Elasticsearch indexes text analysed here (see `elasticsearch/text.py`), so its own
+highlighter, which works on the indexed field, would mark the analysed terms instead of the
+letter's words; this module marks the original words whose analysed form is one of the query's
+terms.
 """
 
 from __future__ import annotations

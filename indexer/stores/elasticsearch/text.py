@@ -9,6 +9,13 @@ built-in `whitespace` analyzer (the original stays in `_source` for display and 
 the copy is left out of it). Query words are analysed the same way and a drug name is expanded
 to its synonym group (`synonyms.expansions`) when the query is built, so editing the synonyms
 needs no reindex.
+
+Text analysis
+-------------
+Text is analysed in Python (this module: the embedded store's analyzer, drug synonyms expanded
+in the query), because that distribution has no analysis-common module either (no stemmer, no
+synonym filter); both back ends therefore match the same words in the same chunks. Highlights
+are made in Python too (`snippets`).
 """
 
 from __future__ import annotations
@@ -16,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..query_text import Clause
-from ..schema import TEXT_BOOSTS
-from ..synonyms import expansions
-from .analysis import analyze
+from ...query_text import Clause
+from ...schema import TEXT_BOOSTS
+from ...synonyms import expansions
+from ..analysis import analyze
 
 #: Where the analysed copy of each text field lives in a chunk document.
 ANALYSED = "analysed"
