@@ -194,7 +194,12 @@ def register(main: click.Group) -> None:
     @main.command()
     @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
     @click.option("--force", is_flag=True, help="Re-index letters even when unchanged.")
-    @click.option("--batch-size", default=16, show_default=True, help="Letters per write.")
+    @click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Letters per write [default: 16 on the embedded store, 128 on Elasticsearch].",
+    )
     @click.pass_context
     def index(ctx: click.Context, paths: tuple[str, ...], force: bool, batch_size: int) -> None:
         """Index letters (.pdf, .txt, or folders of them); unchanged letters are skipped.
@@ -273,7 +278,12 @@ def register(main: click.Group) -> None:
 
     @main.command()
     @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-    @click.option("--batch-size", default=16, show_default=True, help="Letters per write.")
+    @click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Letters per write [default: 16 on the embedded store, 128 on Elasticsearch].",
+    )
     @click.option(
         "--allow-failures",
         is_flag=True,
@@ -286,7 +296,7 @@ def register(main: click.Group) -> None:
     def reindex(
         ctx: click.Context,
         paths: tuple[str, ...],
-        batch_size: int,
+        batch_size: int | None,
         allow_failures: bool,
         allow_empty: bool,
     ) -> None:
@@ -546,7 +556,7 @@ def _rebuild(
     ctx: click.Context,
     store: Store,
     paths: tuple[str, ...],
-    batch_size: int,
+    batch_size: int | None,
     allow_failures: bool,
     allow_empty: bool,
 ) -> list[tuple[str, str]]:
@@ -638,7 +648,7 @@ def _index_into(
     store: Store,
     paths: tuple[str, ...],
     force: bool,
-    batch_size: int,
+    batch_size: int | None,
     *,
     stopping: bool = False,
 ):
@@ -670,7 +680,7 @@ def _index_into(
             store,
             lambda: _embedder(ctx, store),  # loaded only if some letter needs embedding
             on_error,
-            batch_size=batch_size,
+            batch_size=batch_size or store.letters_per_write,
             force=force,
             progress=progress,
         )

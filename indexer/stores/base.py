@@ -165,6 +165,8 @@ class Store(Protocol):
     in `filters.also_chunk_ids` matches whatever the query says."""
 
     name: str
+    #: Letters per `upsert` when the command line does not say (`--batch-size`).
+    letters_per_write: int
 
     def upsert(self, letters: list[LetterDocs]) -> IndexReport:
         """Write whole letters, replacing any earlier version of each, atomically per call.

@@ -227,6 +227,8 @@ class EmbeddedStore:
     """BM25 (tantivy) plus exact vector search (numpy) over chunks kept in SQLite."""
 
     name = "embedded"
+    #: One SQLite transaction per batch: small enough that a killed run loses little.
+    letters_per_write = 16
 
     def __init__(
         self,

@@ -37,6 +37,9 @@ class ElasticsearchStore(GenerationsMixin, WritesMixin, ReadsMixin):
     """The search store on an Elasticsearch 9 cluster (see the package docstring)."""
 
     name = "elasticsearch"
+    #: Each `upsert` ends with a refresh (new letters searchable as they arrive): larger
+    #: batches index 1.6-3.5x faster than 16 letters (BENCHMARKS.md, side by side).
+    letters_per_write = 128
 
     def __init__(
         self,
