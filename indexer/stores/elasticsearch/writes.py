@@ -203,6 +203,17 @@ class WritesMixin:
                     failed[str(item.get("_id"))] = self._bulk_failure(item)
         return failed
 
+    def _raise_if_failed(
+        self, failed: dict[str, str], what: str, index: str, consequence: str = ""
+    ) -> None:
+        """Raise StoreError naming how many documents were not deleted and the first reason."""
+        if failed:
+            first, reason = next(iter(failed.items()))
+            raise StoreError(
+                f"Elasticsearch at {self.url} failed deleting {len(failed)} {what} from "
+                f"{index} (first: {first}: {reason}){consequence}"
+            )
+
     def delete(self, letter_ids: list[str]) -> int:
         """Remove letters and all their chunks; return how many letter records existed.
 
@@ -217,22 +228,12 @@ class WritesMixin:
             part = ids[start : start + MAX_TERMS]
             chunk_ids = self._ids_of(chunks_index, build_delete_letters_query(part)["query"])
             failed = self._delete_ids(chunks_index, chunk_ids)
-            if failed:
-                chunk_id, reason = next(iter(failed.items()))
-                raise StoreError(
-                    f"Elasticsearch at {self.url} failed deleting {len(failed)} chunks from "
-                    f"{chunks_index} (first: {chunk_id}: {reason}); their letters are kept"
-                )
+            self._raise_if_failed(failed, "chunks", chunks_index, "; their letters are kept")
         with self._calls(f"reading letter records from {letters_index}"):
             found = self.client.mget(index=letters_index, ids=ids, source=False)
         existing = [d["_id"] for d in found.get("docs", []) if d.get("found")]
         failed = self._delete_ids(letters_index, existing)
-        if failed:
-            letter_id, reason = next(iter(failed.items()))
-            raise StoreError(
-                f"Elasticsearch at {self.url} failed deleting the records of {len(failed)} "
-                f"letters from {letters_index} (first: {letter_id}: {reason})"
-            )
+        self._raise_if_failed(failed, "letter records", letters_index)
         with self._calls(f"refreshing {chunks_index}, {letters_index}"):
             self._slow().indices.refresh(index=[chunks_index, letters_index])
         return len(existing)
